@@ -1,0 +1,450 @@
+"""Agreement metrics between K classifiers: per epoch and per example.
+
+Notation: ``correct[k, n]`` is 1 when network k classifies example n correctly at the epoch
+in question (multi-label: exact match of the label sets). All functions are vectorised over
+examples; the only Python loops run over the K networks or over epochs.
+
+References
+----------
+.. [1] Pliushch, Mundt, Lupp, Ramesh, "When Deep Classifiers Agree: Analyzing Correlations
+   between Learning Order and Image Statistics" (eq. 2: true-positive agreement;
+   eq. 3: lower bound).
+.. [2] Hacohen, Choshen, Weinshall, "Let's Agree to Agree: Neural Networks Share
+   Classification Order on Real Datasets", ICLR 2020.
+.. [3] Toneva et al., "An Empirical Study of Example Forgetting during Deep Neural Network
+   Learning", ICLR 2019 (forgetting events).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .records import RecordStore
+
+__all__ = [
+    "DynamicsAccumulator",
+    "agreement_table",
+    "epoch_summary",
+    "exact_match",
+    "example_dynamics",
+    "example_dynamics_table",
+    "false_positive_agreement",
+    "hacohen_agreement",
+    "hacohen_tp_agreement",
+    "lower_bound",
+    "true_positive_agreement",
+]
+
+TABLE_COLUMNS = ["epoch", "tpa", "lower_bound", "mean_acc", "std_acc", "hacohen_agreement",
+                 "hacohen_tp_agreement", "fp_agreement", "n_all_correct", "n_any_correct",
+                 "n_examples"]
+
+
+# ---------------------------------------------------------------------- validation helpers
+def _as_correct(correct, ndim: int = 2, name: str = "correct") -> np.ndarray:
+    """Validate a 0/1 correctness array; return it as bool."""
+    arr = np.asarray(correct)
+    if arr.ndim != ndim:
+        shape = "(K, N)" if ndim == 2 else "(E, K, N)"
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if arr.shape[-2] < 1:
+        raise ValueError(f"{name} needs at least one network, got shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        return arr
+    # Accept the 0/1 integer arrays of the paper's published code, nothing else.
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be bool (or 0/1 integers), got {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} must contain only 0 and 1")
+    return arr.astype(bool)
+
+
+def _as_predictions(predictions) -> np.ndarray:
+    """Validate (K, N) integer classes or (K, N, C) bool label sets."""
+    arr = np.asarray(predictions)
+    if arr.ndim == 2:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"(K, N) predictions must be integer classes, got {arr.dtype}")
+    elif arr.ndim == 3:
+        if arr.dtype != np.bool_:
+            raise TypeError(f"(K, N, C) predictions must be bool label sets, got {arr.dtype}")
+    else:
+        raise ValueError(f"predictions must have shape (K, N) or (K, N, C), got {arr.shape}")
+    if arr.shape[0] < 1:
+        raise ValueError("predictions need at least one network")
+    return arr
+
+
+def _same_label(predictions: np.ndarray, k: int) -> np.ndarray:
+    """(K, N) bool: network j predicts the same label (label set) as network k."""
+    if predictions.ndim == 3:
+        return (predictions == predictions[k]).all(axis=-1)
+    return predictions == predictions[k]
+
+
+# ---------------------------------------------------------------------- per-epoch metrics
+def true_positive_agreement(correct) -> float:
+    r"""True-positive agreement of one epoch (Pliushch et al., eq. 2).
+
+    .. math::
+
+        TPa = \frac{\sum_n \prod_k c_k(n)}{\sum_n \max_k c_k(n)}
+
+    the number of examples all K networks classify correctly over the number at least one
+    network classifies correctly.
+
+    Parameters
+    ----------
+    correct : (K, N) array of bool
+        ``correct[k, n]``: network k is right on example n (0/1 integers are accepted).
+
+    Returns
+    -------
+    float
+        In [0, 1]. When no network is right on any example the ratio is 0/0; it is **defined
+        as 0** (nothing is agreed upon).
+    """
+    c = _as_correct(correct)
+    n_all = int(np.count_nonzero(c.all(axis=0)))
+    n_any = int(np.count_nonzero(c.any(axis=0)))
+    return n_all / n_any if n_any else 0.0
+
+
+def lower_bound(accuracies) -> float:
+    r"""Lower bound of true-positive agreement given the K accuracies (Pliushch et al., eq. 3).
+
+    .. math::
+
+        Lba = 1 - \min\Big(\sum_k (1 - acc_k),\ 1\Big)
+
+    The fraction of examples that all K networks must share being right on, whatever the
+    networks learn: 0 as long as the errors sum to 100 % or more (e.g. 2 networks at 50 %,
+    K networks at (K-1)/K).
+
+    Parameters
+    ----------
+    accuracies : (K,) array of float in [0, 1]
+
+    Returns
+    -------
+    float
+    """
+    acc = np.asarray(accuracies, dtype=np.float64)
+    if acc.ndim != 1 or acc.size == 0:
+        raise ValueError(f"accuracies must be a non-empty 1-D array, got shape {acc.shape}")
+    if not np.all((acc >= 0) & (acc <= 1)):
+        raise ValueError("accuracies must lie in [0, 1]")
+    return float(1.0 - min(float(np.sum(1.0 - acc)), 1.0))
+
+
+def exact_match(predictions, targets) -> np.ndarray:
+    r"""Multi-label exact match: the predicted label set equals the true label set.
+
+    .. math::
+
+        c_k(n) = \prod_{c} \mathbb{1}[\hat y_{k,n,c} = y_{n,c}]
+
+    A missing label and an extra label both make the prediction wrong (Pliushch et al.,
+    section 3).
+
+    Parameters
+    ----------
+    predictions : (N, C) or (K, N, C) array of bool
+    targets : (N, C) array of bool
+
+    Returns
+    -------
+    (N,) or (K, N) array of bool
+    """
+    pred = np.asarray(predictions)
+    tgt = np.asarray(targets)
+    if pred.dtype != np.bool_ or tgt.dtype != np.bool_:
+        raise TypeError(f"predictions and targets must be bool, got {pred.dtype}, {tgt.dtype}")
+    if tgt.ndim != 2 or pred.ndim not in (2, 3) or pred.shape[-2:] != tgt.shape:
+        raise ValueError(f"predictions (N, C) or (K, N, C) must match targets (N, C); got "
+                         f"{pred.shape} and {tgt.shape}")
+    return (pred == tgt).all(axis=-1)
+
+
+def hacohen_agreement(predictions) -> np.ndarray:
+    r"""Hacohen et al.'s agreement per example: the largest fraction of the K classifiers
+    that predict the same label (multi-label: the same label set).
+
+    .. math::
+
+        a(n) = \frac{1}{K} \max_{y} \#\{k : f_k(x_n) = y\}
+
+    Parameters
+    ----------
+    predictions : (K, N) integer array or (K, N, C) bool array
+
+    Returns
+    -------
+    (N,) array of float in [1/K, 1]
+
+    References
+    ----------
+    Hacohen, Choshen, Weinshall, ICLR 2020.
+    """
+    pred = _as_predictions(predictions)
+    if pred.ndim == 3:
+        pred = np.packbits(pred, axis=-1)  # C bools -> ceil(C/8) bytes per label set
+    k_nets = pred.shape[0]
+    best = np.zeros(pred.shape[1], dtype=np.int64)
+    # For each network: how many networks share its label; the maximum is the mode count.
+    # O(K^2 N) work, O(K N) memory; K is small.
+    for k in range(k_nets):
+        np.maximum(best, np.count_nonzero(_same_label(pred, k), axis=0), out=best)
+    return best / k_nets
+
+
+def hacohen_tp_agreement(correct) -> np.ndarray:
+    r"""Hacohen et al.'s true-positive agreement per example: the mean accuracy over the K
+    models, :math:`\frac{1}{K}\sum_k c_k(n)`.
+
+    Parameters
+    ----------
+    correct : (K, N) array of bool
+
+    Returns
+    -------
+    (N,) array of float in [0, 1]
+    """
+    return _as_correct(correct).mean(axis=0)
+
+
+def false_positive_agreement(predictions, correct) -> np.ndarray:
+    r"""Per example: all K networks are wrong **and** predict the same wrong label (label set).
+
+    .. math::
+
+        fp(n) = \prod_k (1 - c_k(n)) \cdot \mathbb{1}[f_1(x_n) = \dots = f_K(x_n)]
+
+    Not defined in Pliushch et al. (left for future work there); built here.
+
+    Parameters
+    ----------
+    predictions : (K, N) integer array or (K, N, C) bool array
+    correct : (K, N) array of bool
+
+    Returns
+    -------
+    (N,) array of bool
+    """
+    pred = _as_predictions(predictions)
+    c = _as_correct(correct)
+    if c.shape != pred.shape[:2]:
+        raise ValueError(f"correct {c.shape} must match predictions' (K, N) {pred.shape[:2]}")
+    return _same_label(pred, 0).all(axis=0) & ~c.any(axis=0)
+
+
+def epoch_summary(predictions, correct) -> dict:
+    r"""All per-epoch numbers of one epoch.
+
+    Parameters
+    ----------
+    predictions : (K, N) integer array or (K, N, C) bool array
+    correct : (K, N) array of bool
+
+    Returns
+    -------
+    dict
+        ``tpa`` (eq. 2, 0/0 := 0), ``lower_bound`` (eq. 3), ``mean_acc`` and ``std_acc``
+        (mean and **population** standard deviation, ddof=0, of the K networks'
+        accuracies), ``hacohen_agreement`` and ``hacohen_tp_agreement`` (means over the
+        examples), ``fp_agreement`` (examples all K get wrong with the same label, divided by
+        the examples at least one network gets wrong; 0/0 := 0), ``n_all_correct``,
+        ``n_any_correct``, ``n_examples``.
+    """
+    pred = _as_predictions(predictions)
+    c = _as_correct(correct)
+    if c.shape != pred.shape[:2]:
+        raise ValueError(f"correct {c.shape} must match predictions' (K, N) {pred.shape[:2]}")
+    n = c.shape[1]
+    acc = c.mean(axis=1) if n else np.zeros(c.shape[0])
+    n_all = int(np.count_nonzero(c.all(axis=0)))
+    n_any = int(np.count_nonzero(c.any(axis=0)))
+    n_any_wrong = int(np.count_nonzero(~c.all(axis=0)))
+    n_fp = int(np.count_nonzero(false_positive_agreement(pred, c)))
+    return {
+        "tpa": n_all / n_any if n_any else 0.0,
+        "lower_bound": lower_bound(acc),
+        "mean_acc": float(acc.mean()),
+        "std_acc": float(acc.std(ddof=0)),
+        "hacohen_agreement": float(hacohen_agreement(pred).mean()) if n else 0.0,
+        "hacohen_tp_agreement": float(c.mean()) if n else 0.0,
+        "fp_agreement": n_fp / n_any_wrong if n_any_wrong else 0.0,
+        "n_all_correct": n_all,
+        "n_any_correct": n_any,
+        "n_examples": n,
+    }
+
+
+def agreement_table(store: RecordStore, split: str, epochs=None) -> pd.DataFrame:
+    """Per-epoch agreement table of one split, streamed from a record store.
+
+    Parameters
+    ----------
+    store : RecordStore
+    split : str
+    epochs : iterable of int, optional
+        1-based epochs; default every epoch recorded for all networks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per epoch; columns ``epoch`` and the keys of :func:`epoch_summary`.
+    """
+    rows = [{"epoch": rec.epoch, **epoch_summary(rec.predictions, rec.correct)}
+            for rec in store.iter_epochs(split, epochs)]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+# ---------------------------------------------------------------------- per-example dynamics
+def example_dynamics(correct_by_epoch) -> dict[str, np.ndarray]:
+    r"""Per-example learning dynamics from the full correctness history (in memory).
+
+    Parameters
+    ----------
+    correct_by_epoch : (E, K, N) array of bool
+        Index 0 is epoch 1.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``agreed_from_epoch`` (N,) int16: the first epoch t (1-based) such that all K
+        networks are correct at every epoch t..E; -1 if not all are correct at epoch E.
+        ``first_correct_epoch`` (N, K) int16: first epoch network k is correct; -1 if never.
+        ``forgetting_events`` (N, K) int16: number of epochs t > 1 with
+        :math:`c_k^{t-1}(n) = 1` and :math:`c_k^t(n) = 0` (Toneva et al., ICLR 2019).
+
+    See Also
+    --------
+    DynamicsAccumulator : the same, streamed one epoch at a time in O(N K) memory.
+    """
+    c = _as_correct(correct_by_epoch, ndim=3, name="correct_by_epoch")
+    n_epochs = c.shape[0]
+    if n_epochs < 1:
+        raise ValueError("correct_by_epoch needs at least one epoch")
+    if n_epochs > np.iinfo(np.int16).max:
+        raise ValueError(f"at most {np.iinfo(np.int16).max} epochs, got {n_epochs}")
+    ever = c.any(axis=0)
+    first = np.where(ever, c.argmax(axis=0) + 1, -1).astype(np.int16)
+    forgetting = np.count_nonzero(c[:-1] & ~c[1:], axis=0).astype(np.int16)
+    not_all = ~c.all(axis=1)  # (E, N)
+    # Last epoch (1-based) at which someone is wrong; agreement starts right after it.
+    last_wrong = n_epochs - np.argmax(not_all[::-1], axis=0)
+    last_wrong = np.where(not_all.any(axis=0), last_wrong, 0)
+    agreed = np.where(not_all[-1], -1, last_wrong + 1).astype(np.int16)
+    return {"agreed_from_epoch": agreed, "first_correct_epoch": first.T.copy(),
+            "forgetting_events": forgetting.T.copy()}
+
+
+class DynamicsAccumulator:
+    """Streaming :func:`example_dynamics`: feed epochs 1, 2, ... in order, O(N K) memory.
+
+    Examples
+    --------
+    >>> acc = DynamicsAccumulator()
+    >>> for rec in store.iter_epochs("train"):  # doctest: +SKIP
+    ...     acc.update(rec.epoch, rec.correct)
+    >>> dyn = acc.result()  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self._prev: np.ndarray | None = None
+
+    def update(self, epoch: int, correct) -> None:
+        """Add one epoch. ``epoch`` must be the previous epoch + 1 (starting at 1);
+        ``correct`` is (K, N) bool with the same shape every epoch."""
+        c = _as_correct(correct)
+        if epoch != self.epoch + 1:
+            raise ValueError(f"epochs must arrive in order 1, 2, ...; expected {self.epoch + 1}, "
+                             f"got {epoch}")
+        if epoch > np.iinfo(np.int16).max:
+            raise ValueError(f"at most {np.iinfo(np.int16).max} epochs")
+        if self._prev is None:
+            k, n = c.shape
+            self._first = np.full((k, n), -1, dtype=np.int16)
+            self._forgetting = np.zeros((k, n), dtype=np.int16)
+            self._agreed = np.full(n, -1, dtype=np.int16)
+        elif c.shape != self._prev.shape:
+            raise ValueError(f"correct has shape {c.shape}, earlier epochs {self._prev.shape}")
+        else:
+            self._forgetting += self._prev & ~c
+        self._first[(self._first < 0) & c] = epoch
+        all_c = c.all(axis=0)
+        # A run of all-correct epochs starts here unless it is already running; any wrong
+        # network breaks it.
+        self._agreed = np.where(all_c, np.where(self._agreed < 0, epoch, self._agreed),
+                                -1).astype(np.int16)
+        self._prev = c
+        self.epoch = epoch
+
+    def result(self) -> dict[str, np.ndarray]:
+        """The same dict as :func:`example_dynamics` for the epochs seen so far."""
+        if self._prev is None:
+            raise ValueError("no epoch added yet")
+        return {"agreed_from_epoch": self._agreed.copy(),
+                "first_correct_epoch": self._first.T.copy(),
+                "forgetting_events": self._forgetting.T.copy()}
+
+
+def example_dynamics_table(store: RecordStore, split: str) -> pd.DataFrame:
+    """Per-example learning-dynamics table of one split, streamed from a record store.
+
+    Uses every epoch recorded for all networks (``store.available_epochs(split)``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per example: ``example_id``, ``target`` (single-label only),
+        ``agreed_from_epoch``, ``first_correct_epoch_<k>`` and ``forgetting_events_<k>`` per
+        network k, ``forgetting_events`` (sum over networks), ``hacohen_agreement_last`` and
+        ``fp_agreement_last`` (at the last epoch), and when the store records the true-class
+        probability ``mean_true_prob`` and ``std_true_prob``: mean and population standard
+        deviation over all K x E (network, epoch) values (accumulated as running sums in
+        float64).
+    """
+    from .errors import RecordStoreError
+
+    n_epochs = store.available_epochs(split)
+    if n_epochs == 0:
+        raise RecordStoreError(f"record store {store.path}: no epoch of split {split!r} is "
+                               "recorded for all networks")
+    acc = DynamicsAccumulator()
+    n = store.num_examples(split)
+    if store.with_true_prob:
+        prob_sum = np.zeros(n, dtype=np.float64)
+        prob_sq = np.zeros(n, dtype=np.float64)
+    last = None
+    for rec in store.iter_epochs(split, range(1, n_epochs + 1)):
+        acc.update(rec.epoch, rec.correct)
+        if store.with_true_prob:
+            p = rec.true_prob.astype(np.float64)
+            prob_sum += p.sum(axis=0)
+            prob_sq += (p * p).sum(axis=0)
+        last = rec
+    dyn = acc.result()
+    columns: dict[str, np.ndarray] = {"example_id": store.example_ids(split)}
+    if not store.multilabel:
+        columns["target"] = store.targets(split)
+    columns["agreed_from_epoch"] = dyn["agreed_from_epoch"]
+    for k in range(store.num_networks):
+        columns[f"first_correct_epoch_{k}"] = dyn["first_correct_epoch"][:, k]
+    for k in range(store.num_networks):
+        columns[f"forgetting_events_{k}"] = dyn["forgetting_events"][:, k]
+    columns["forgetting_events"] = dyn["forgetting_events"].sum(axis=1, dtype=np.int32)
+    columns["hacohen_agreement_last"] = hacohen_agreement(last.predictions)
+    columns["fp_agreement_last"] = false_positive_agreement(last.predictions, last.correct)
+    if store.with_true_prob:
+        count = n_epochs * store.num_networks
+        mean = prob_sum / count
+        columns["mean_true_prob"] = mean
+        columns["std_true_prob"] = np.sqrt(np.maximum(prob_sq / count - mean * mean, 0.0))
+    return pd.DataFrame(columns)

@@ -1,0 +1,187 @@
+"""Command line: ``python -m agreement_core <command>`` (console script ``agreement``).
+
+Commands:
+  train   train K networks and record their predictions every epoch
+  agree   per-epoch agreement table of a record store
+  stats   image statistics of a dataset (not yet available)
+  report  learning-dynamics table and correlations (not yet available)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .errors import AgreementError, ConfigError
+
+#: Named study configurations. ``default`` is sized for a 2-core CPU (a few minutes).
+PROFILES = {
+    "default": dict(dataset="cifar10", arch="fastnet_small", num_networks=5, epochs=10,
+                    train_subset=500, test_subset=100),
+    "tiny": dict(dataset="cifar10", arch="fastnet_small", num_networks=3, epochs=3,
+                 train_subset=100, test_subset=50),
+}
+
+
+def parse_subset(value: str) -> int | float | None:
+    """``all`` -> None, ``500`` -> first 500 per class, ``0.1`` -> 10% of each class."""
+    if value.lower() in ("all", "none"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"subset must be 'all', an integer per class or a fraction in (0, 1], got {value!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agreement", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'agreement <command> --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"agreement_core {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    train = commands.add_parser(
+        "train", help="train K networks and record predictions every epoch",
+        description="Train K networks on one dataset and record, after every epoch, every "
+                    "network's prediction for every train and test example. Rerunning the same "
+                    "command resumes an interrupted study.")
+    train.add_argument("--out", type=Path, required=True, help="record store directory")
+    train.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                       help="base configuration, overridden by the options below "
+                            "(default: %(default)s)")
+    train.add_argument("--config", type=Path,
+                       help="JSON file of TrainConfig fields (overrides the profile)")
+    train.add_argument("--dataset", help="dataset name (cifar10, imagenette, ...)")
+    train.add_argument("--arch", help="architecture from the model registry")
+    train.add_argument("--networks", dest="num_networks", type=int, help="number of networks K")
+    train.add_argument("--epochs", type=int, help="epochs per network")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="initial learning rate")
+    train.add_argument("--min-lr", type=float, help="final learning rate of the cosine schedule")
+    train.add_argument("--weight-decay", type=float)
+    train.add_argument("--train-subset", type=parse_subset,
+                       help="'all', first N per class, or a fraction of each class")
+    train.add_argument("--test-subset", type=parse_subset)
+    train.add_argument("--seed", type=int, help="base seed; network k uses seed + k")
+    train.add_argument("--recording", choices=["online", "eval"],
+                       help="online: predictions from the training pass (paper); "
+                            "eval: separate eval-mode pass")
+    train.add_argument("--network", type=int, action="append", dest="only_networks",
+                       help="train only this network index (repeatable); for one job per network")
+    add_data_options(train)
+    train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    agree = commands.add_parser(
+        "agree", help="per-epoch agreement table of a record store",
+        description="Compute, for every recorded epoch, true-positive agreement (TPa), its lower "
+                    "bound, mean and std of accuracy, Hacohen et al.'s agreement and true-positive "
+                    "agreement, and false-positive agreement; print it and optionally save it.")
+    agree.add_argument("store", type=Path, help="record store directory")
+    agree.add_argument("--split", default="all", help="train, test or all (default: %(default)s)")
+    agree.add_argument("--out", type=Path,
+                       help="write the table here; .csv or .parquet (by extension)")
+
+    for name, text in (("stats", "image statistics of a dataset"),
+                       ("report", "learning-dynamics table and correlations")):
+        sub = commands.add_parser(name, help=f"{text} (not yet available)",
+                                  description=f"{text}: not yet available in this version.")
+        sub.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    return parser
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", type=Path,
+                        help="dataset root (default: $AGREEMENT_DATA_ROOT, "
+                             "else ~/.cache/agreement_core/data)")
+    parser.add_argument("--mirror", type=Path,
+                        help="offline mirror directory with the dataset archives "
+                             "(default: $AGREEMENT_MIRROR)")
+
+
+def run_train(args) -> int:
+    from .training import TrainConfig, train_study
+
+    fields = dict(PROFILES[args.profile])
+    if args.config is not None:
+        if not args.config.is_file():
+            raise ConfigError(f"config file not found: {args.config}")
+        fields.update(json.loads(args.config.read_text()))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name in known:
+        value = getattr(args, name, None)
+        if value is not None:
+            fields[name] = value
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+    config = TrainConfig(**fields)
+    print(f"training {config.num_networks} x {config.arch} on {config.dataset} "
+          f"for {config.epochs} epochs -> {args.out}", flush=True)
+    store = train_study(config, args.out, data_root=args.data_root, mirror=args.mirror,
+                        device=args.device, networks=args.only_networks,
+                        progress=not args.no_progress)
+    print_agreement(store, "all", None)
+    return 0
+
+
+def print_agreement(store, split: str, out: Path | None) -> None:
+    from .agreement import agreement_table
+
+    if out is not None and out.suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"--out must end in .csv or .parquet, got {out}")
+    splits = store.splits if split == "all" else [split]
+    unknown = [s for s in splits if s not in store.splits]
+    if unknown:
+        raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
+    tables = []
+    for name in splits:
+        table = agreement_table(store, name)
+        table.insert(0, "split", name)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    with pd.option_context("display.max_rows", None, "display.width", 200,
+                           "display.float_format", "{:.4f}".format):
+        print(table.to_string(index=False))
+    if out is not None:
+        from ._io import atomic_path
+
+        with atomic_path(out) as tmp:
+            if out.suffix == ".parquet":
+                table.to_parquet(tmp, index=False)
+            else:
+                table.to_csv(tmp, index=False)
+        print(f"wrote {out}")
+
+
+def run_agree(args) -> int:
+    from .records import RecordStore
+
+    print_agreement(RecordStore.open(args.store), args.split, args.out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"train": run_train, "agree": run_agree}
+    if args.command not in handlers:
+        print(f"agreement {args.command}: not yet available in this version", file=sys.stderr)
+        return 2
+    try:
+        return handlers[args.command](args)
+    except AgreementError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,45 @@
+"""Datasets with stable example ids: CIFAR-10, ImageNet/Imagenette, Pascal VOC, KTH-TIPS2-b.
+
+Every dataset is a ``torch.utils.data.Dataset`` whose items are
+``(image, target, example_id)``, with an ``examples`` table (one row per
+example, in id order, with the dataset's factors) and ``load_array`` to decode
+a whole split at once. Use :func:`get_dataset` to build one by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import ConfigError
+from .archive import extract_archive
+from .base import ImageDataset, select_subset
+from .cifar import CIFAR10, CIFAR10_CLASSES
+from .imagefolder import ImageNet, imagenette
+from .kth import KTH_MATERIALS, KTHTIPS2b
+from .voc import VOC_CLASSES, PascalVOC
+
+DATASETS: dict[str, Callable[..., ImageDataset]] = {
+    "cifar10": CIFAR10,
+    "imagenet": ImageNet,
+    "imagenette": imagenette,
+    "voc": PascalVOC,
+    "kth": KTHTIPS2b,
+}
+
+
+def get_dataset(name: str, split: str, **kwargs) -> ImageDataset:
+    """Build the dataset registered as ``name`` (see :data:`DATASETS`) for ``split``.
+
+    ``kwargs`` go to the dataset (``root``, ``mirror``, ``transform``, ``subset``, ...).
+    An unknown name or split raises :class:`~agreement_core.errors.ConfigError`.
+    """
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return DATASETS[name](split, **kwargs)
+
+
+__all__ = [
+    "CIFAR10", "CIFAR10_CLASSES", "DATASETS", "ImageDataset", "ImageNet", "KTHTIPS2b",
+    "KTH_MATERIALS", "PascalVOC", "VOC_CLASSES", "extract_archive", "get_dataset",
+    "imagenette", "select_subset",
+]

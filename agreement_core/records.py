@@ -1,0 +1,515 @@
+"""Prediction record store: what every network predicted for every example after every epoch.
+
+K networks x E epochs x N examples, train and test split separately. On disk a store is a
+directory (see ``docs/records.md`` for the reasons)::
+
+    meta.json                         schema, sizes, run config, seeds, library versions
+    targets/<split>.npz               example_ids int64 (N,), targets int16 (N,)
+                                      or bit-packed uint8 (N, ceil(C/8)) for multi-label
+    net<k:03d>/<split>/epoch<t:04d>.npz
+                                      pred int16 (N,) or bit-packed uint8 (N, ceil(C/8)),
+                                      optionally true_prob float16 (N,)
+
+Networks are numbered from 0, epochs from 1 (epoch t = after t epochs of training). Every
+file is written atomically, so a killed run loses at most the epoch in progress, and one
+job per network can write into the same store without any coordination.
+
+Errors: a missing, corrupt or mismatching store raises
+:class:`~agreement_core.errors.RecordStoreError` naming the path; invalid arguments to
+:meth:`RecordStore.write_epoch` (wrong shape, class out of range, ...) raise ``ValueError``
+or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._io import save_npz, write_json
+from .errors import RecordStoreError
+
+__all__ = ["SCHEMA_VERSION", "EpochRecord", "RecordStore"]
+
+SCHEMA_VERSION = 1
+
+# int16 predictions and targets: enough for ImageNet-21k-sized label spaces, half of int32.
+_MAX_CLASSES = int(np.iinfo(np.int16).max) + 1
+# Keys of meta.json that must agree when an existing store is resumed.
+_RESUME_KEYS = ("num_networks", "num_epochs", "num_classes", "multilabel", "with_true_prob")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """All K networks' predictions for one split after one epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch number.
+    predictions : ndarray
+        ``(K, N)`` int16 predicted classes, or ``(K, N, C)`` bool predicted label sets.
+    correct : ndarray
+        ``(K, N)`` bool: prediction equals the target (multi-label: exact match).
+    true_prob : ndarray or None
+        ``(K, N)`` float16 probability of the true class, when the store records it.
+    """
+
+    epoch: int
+    predictions: np.ndarray
+    correct: np.ndarray
+    true_prob: np.ndarray | None = None
+
+
+def _library_versions() -> dict[str, str | None]:
+    # importlib.metadata instead of ``import torch``: recording a version must not cost seconds.
+    versions: dict[str, str | None] = {"python": platform.python_version(), "numpy": np.__version__}
+    try:
+        versions["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        versions["torch"] = None
+    return versions
+
+
+def _json_normalise(obj: Any) -> Any:
+    """What ``obj`` becomes after a round trip through meta.json (tuples -> lists, ...)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _load_npz(path: Path, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """Read ``keys`` from an npz file; any failure becomes a RecordStoreError naming the file."""
+    if not path.is_file():
+        raise RecordStoreError(f"record file missing: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in keys}
+    except KeyError as exc:
+        raise RecordStoreError(f"record file {path} lacks array {exc}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise RecordStoreError(f"record file {path} is corrupt or truncated: {exc}") from exc
+
+
+class RecordStore:
+    """A directory of per-epoch prediction records; create with :meth:`create`, read with
+    :meth:`open`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    meta : dict
+        The parsed ``meta.json``.
+    num_networks, num_epochs, num_classes : int
+    splits : list of str
+    multilabel, with_true_prob : bool
+    config : dict
+        The full run configuration recorded at creation.
+    seeds : list or None
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.meta = meta
+        self.num_networks = int(meta["num_networks"])
+        self.num_epochs = int(meta["num_epochs"])
+        self.splits = list(meta["splits"])
+        self.num_classes = int(meta["num_classes"])
+        self.multilabel = bool(meta["multilabel"])
+        self.with_true_prob = bool(meta["with_true_prob"])
+        self.config = meta.get("config") or {}
+        self.seeds = meta.get("seeds")
+        self._targets: dict[str, np.ndarray] = {}
+        self._packed_targets: dict[str, np.ndarray] = {}
+        self._example_ids: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ creation / opening
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        num_networks: int,
+        num_epochs: int,
+        splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        num_classes: int,
+        multilabel: bool = False,
+        with_true_prob: bool = False,
+        config: Mapping[str, Any] | None = None,
+        seeds: Iterable[int] | None = None,
+        exist_ok: bool = False,
+    ) -> RecordStore:
+        """Create a store at ``path``, or resume an identical existing one.
+
+        Parameters
+        ----------
+        path : path-like
+            Directory of the store.
+        num_networks, num_epochs : int
+            K and E (both >= 1).
+        splits : mapping of str to (example_ids, targets)
+            ``example_ids`` (N,) integers (unique); ``targets`` (N,) integer classes in
+            ``[0, num_classes)``, or (N, C) bool label sets when ``multilabel``.
+        num_classes : int
+            C, at most 32768.
+        multilabel : bool
+            Multi-label records (predicted label sets, exact-match correctness).
+        with_true_prob : bool
+            Whether every epoch file also holds the probability of the true class.
+        config : mapping, optional
+            The full run configuration (JSON-serialisable); recorded in ``meta.json``.
+        seeds : iterable of int, optional
+            One seed per network.
+        exist_ok : bool
+            If True and a store exists at ``path`` with the same sizes, flags, config and
+            splits (same ids and targets), open it (resume a run). Otherwise an existing store
+            is an error.
+
+        Raises
+        ------
+        RecordStoreError
+            The store exists and ``exist_ok`` is False, or it differs (the message names the
+            differing keys).
+        ValueError, TypeError
+            Invalid sizes, ids or targets.
+        """
+        path = Path(path)
+        for name, value in (("num_networks", num_networks), ("num_epochs", num_epochs)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if int(num_classes) != num_classes or not 1 <= num_classes <= _MAX_CLASSES:
+            raise ValueError(f"num_classes must be an integer in [1, {_MAX_CLASSES}], "
+                             f"got {num_classes!r}")
+        if not splits:
+            raise ValueError("splits must name at least one split")
+        checked = {
+            str(name): cls._check_split(str(name), ids, targets, int(num_classes), multilabel)
+            for name, (ids, targets) in splits.items()
+        }
+        seeds_list = None if seeds is None else [int(s) for s in seeds]
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "num_networks": int(num_networks),
+            "num_epochs": int(num_epochs),
+            "splits": {name: {"num_examples": int(ids.shape[0])}
+                       for name, (ids, _) in checked.items()},
+            "num_classes": int(num_classes),
+            "multilabel": bool(multilabel),
+            "with_true_prob": bool(with_true_prob),
+            "config": _json_normalise(dict(config) if config is not None else {}),
+            "seeds": seeds_list,
+            "versions": _library_versions(),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+
+        if (path / "meta.json").exists():
+            if not exist_ok:
+                raise RecordStoreError(f"record store already exists: {path} "
+                                       "(pass exist_ok=True to resume it)")
+            store = cls.open(path)
+            store._check_same(meta, checked)
+            return store
+
+        for name, (ids, targets) in checked.items():
+            stored = np.packbits(targets, axis=1) if multilabel else targets.astype(np.int16)
+            save_npz(path / "targets" / f"{name}.npz", example_ids=ids, targets=stored)
+        # meta.json last: its presence marks a complete, usable store.
+        write_json(path / "meta.json", meta)
+        return cls.open(path)
+
+    @staticmethod
+    def _check_split(name, ids, targets, num_classes, multilabel):
+        ids = np.asarray(ids)
+        targets = np.asarray(targets)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"split {name!r}: example_ids must be a 1-D integer array, "
+                            f"got shape {ids.shape} dtype {ids.dtype}")
+        if np.unique(ids).size != ids.size:
+            raise ValueError(f"split {name!r}: example_ids are not unique")
+        n = ids.shape[0]
+        if multilabel:
+            if targets.shape != (n, num_classes) or targets.dtype != np.bool_:
+                raise TypeError(f"split {name!r}: multi-label targets must be bool of shape "
+                                f"{(n, num_classes)}, got {targets.dtype} {targets.shape}")
+        else:
+            if targets.shape != (n,) or not np.issubdtype(targets.dtype, np.integer):
+                raise TypeError(f"split {name!r}: targets must be integer of shape {(n,)}, "
+                                f"got {targets.dtype} {targets.shape}")
+            if n and (targets.min() < 0 or targets.max() >= num_classes):
+                raise ValueError(f"split {name!r}: targets outside [0, {num_classes})")
+        return ids.astype(np.int64), targets
+
+    def _check_same(self, meta: dict[str, Any], checked: dict[str, tuple]) -> None:
+        differ = [key for key in _RESUME_KEYS if self.meta.get(key) != meta[key]]
+        if self.meta.get("config") != meta["config"]:
+            differ.append("config")
+        if set(self.splits) != set(checked):
+            differ.append("splits")
+        else:
+            for name, (ids, targets) in checked.items():
+                if self.num_examples(name) != ids.shape[0]:
+                    differ.append(f"splits[{name}]")
+                    continue
+                if not np.array_equal(self.example_ids(name), ids):
+                    differ.append(f"splits[{name}].example_ids")
+                if (self.multilabel == meta["multilabel"]
+                        and not np.array_equal(self.targets(name), targets)):
+                    differ.append(f"splits[{name}].targets")
+        if differ:
+            raise RecordStoreError(f"record store {self.path} exists with different "
+                                   f"{', '.join(differ)}; refusing to resume")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RecordStore:
+        """Open an existing store.
+
+        Raises
+        ------
+        RecordStoreError
+            ``path`` or its ``meta.json`` is missing or unreadable, or the schema version is
+            not :data:`SCHEMA_VERSION`.
+        """
+        path = Path(path)
+        meta_path = path / "meta.json"
+        if not path.is_dir():
+            raise RecordStoreError(f"record store directory not found: {path}")
+        if not meta_path.is_file():
+            raise RecordStoreError(f"not a record store (no meta.json): {path}")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RecordStoreError(f"unreadable meta.json: {meta_path}: {exc}") from exc
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise RecordStoreError(f"{meta_path}: schema_version {meta.get('schema_version')!r}, "
+                                   f"expected {SCHEMA_VERSION}")
+        missing = [k for k in (*_RESUME_KEYS, "splits") if k not in meta]
+        if missing:
+            raise RecordStoreError(f"{meta_path}: missing keys {missing}")
+        return cls(path, meta)
+
+    def __repr__(self) -> str:
+        return (f"RecordStore({str(self.path)!r}, K={self.num_networks}, E={self.num_epochs}, "
+                f"splits={self.splits}, C={self.num_classes}, multilabel={self.multilabel})")
+
+    # ------------------------------------------------------------------ targets
+    def _check_split_name(self, split: str) -> None:
+        if split not in self.meta["splits"]:
+            raise KeyError(f"unknown split {split!r}; store {self.path} has {self.splits}")
+
+    def num_examples(self, split: str) -> int:
+        """Number of examples N of ``split``."""
+        self._check_split_name(split)
+        return int(self.meta["splits"][split]["num_examples"])
+
+    def _load_targets(self, split: str) -> None:
+        self._check_split_name(split)
+        if split in self._example_ids:
+            return
+        path = self.path / "targets" / f"{split}.npz"
+        data = _load_npz(path, ("example_ids", "targets"))
+        n = self.num_examples(split)
+        expected = (n, (self.num_classes + 7) // 8) if self.multilabel else (n,)
+        if data["example_ids"].shape != (n,) or data["targets"].shape != expected:
+            raise RecordStoreError(f"{path}: shapes do not match meta.json")
+        self._example_ids[split] = data["example_ids"].astype(np.int64)
+        if self.multilabel:
+            self._packed_targets[split] = data["targets"]
+            self._targets[split] = np.unpackbits(
+                data["targets"], axis=1, count=self.num_classes).astype(bool)
+        else:
+            self._targets[split] = data["targets"].astype(np.int64)
+
+    def example_ids(self, split: str) -> np.ndarray:
+        """Example ids of ``split``, int64 (N,)."""
+        self._load_targets(split)
+        return self._example_ids[split]
+
+    def targets(self, split: str) -> np.ndarray:
+        """Targets of ``split``: int64 (N,) classes or bool (N, C) label sets (cached)."""
+        self._load_targets(split)
+        return self._targets[split]
+
+    # ------------------------------------------------------------------ epoch files
+    def _epoch_path(self, network: int, split: str, epoch: int) -> Path:
+        return self.path / f"net{network:03d}" / split / f"epoch{epoch:04d}.npz"
+
+    def _check_indices(self, network: int, split: str, epoch: int) -> None:
+        self._check_split_name(split)
+        if not (isinstance(network, int | np.integer) and 0 <= network < self.num_networks):
+            raise ValueError(f"network must be an integer in [0, {self.num_networks}), "
+                             f"got {network!r}")
+        if not (isinstance(epoch, int | np.integer) and 1 <= epoch <= self.num_epochs):
+            raise ValueError(f"epoch must be an integer in [1, {self.num_epochs}] (1-based), "
+                             f"got {epoch!r}")
+
+    def write_epoch(self, network: int, split: str, epoch: int, predictions: np.ndarray,
+                    true_prob: np.ndarray | None = None) -> None:
+        """Record one network's predictions on one split after ``epoch`` epochs (atomically).
+
+        Parameters
+        ----------
+        network : int
+            0-based network index in ``[0, K)``.
+        split : str
+        epoch : int
+            1-based epoch in ``[1, E]``.
+        predictions : ndarray
+            (N,) integer classes in ``[0, C)``, or (N, C) bool label sets (multi-label).
+        true_prob : ndarray, optional
+            (N,) probabilities of the true class in [0, 1]; required exactly when the store
+            was created ``with_true_prob``. Stored as float16.
+        """
+        self._check_indices(network, split, epoch)
+        n = self.num_examples(split)
+        pred = np.asarray(predictions)
+        where = f"write_epoch(network={network}, split={split!r}, epoch={epoch})"
+        if self.multilabel:
+            if pred.shape != (n, self.num_classes):
+                raise ValueError(f"{where}: predictions must have shape {(n, self.num_classes)}, "
+                                 f"got {pred.shape}")
+            if pred.dtype != np.bool_:
+                raise TypeError(f"{where}: multi-label predictions must be bool, got {pred.dtype}")
+            arrays = {"pred": np.packbits(pred, axis=1)}
+        else:
+            if pred.shape != (n,):
+                raise ValueError(f"{where}: predictions must have shape {(n,)}, got {pred.shape}")
+            if not np.issubdtype(pred.dtype, np.integer):
+                raise TypeError(f"{where}: predictions must be integer classes, got {pred.dtype}")
+            if n and (pred.min() < 0 or pred.max() >= self.num_classes):
+                bad = pred[(pred < 0) | (pred >= self.num_classes)][0]
+                raise ValueError(f"{where}: predicted class {bad} outside "
+                                 f"[0, {self.num_classes})")
+            arrays = {"pred": pred.astype(np.int16)}
+        if self.with_true_prob:
+            if true_prob is None:
+                raise ValueError(f"{where}: the store records true_prob; pass true_prob")
+            prob = np.asarray(true_prob)
+            if prob.shape != (n,) or not np.issubdtype(prob.dtype, np.floating):
+                raise ValueError(f"{where}: true_prob must be float of shape {(n,)}, "
+                                 f"got {prob.dtype} {prob.shape}")
+            if not np.all((prob >= 0) & (prob <= 1)):  # also rejects NaN
+                raise ValueError(f"{where}: true_prob must lie in [0, 1]")
+            arrays["true_prob"] = prob.astype(np.float16)
+        elif true_prob is not None:
+            raise ValueError(f"{where}: the store was created with_true_prob=False; "
+                             "true_prob would be lost")
+        save_npz(self._epoch_path(network, split, epoch), **arrays)
+
+    def has_epoch(self, network: int, split: str, epoch: int) -> bool:
+        """Whether the file of (network, split, epoch) exists."""
+        self._check_indices(network, split, epoch)
+        return self._epoch_path(network, split, epoch).is_file()
+
+    def _present_epochs(self, network: int, split: str) -> set[int]:
+        # One directory listing instead of E stat calls; temporaries start with "." and end
+        # in ".tmp", so they never count as present.
+        directory = self.path / f"net{network:03d}" / split
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return set()
+        return {int(name[5:9]) for name in names
+                if len(name) == 13 and name.startswith("epoch") and name.endswith(".npz")
+                and name[5:9].isdigit()}
+
+    @staticmethod
+    def _prefix(present: set[int], limit: int) -> int:
+        t = 0
+        while t < limit and t + 1 in present:
+            t += 1
+        return t
+
+    def completed_epochs(self, network: int) -> int:
+        """Largest t such that epochs 1..t of ``network`` exist for every split."""
+        if not 0 <= network < self.num_networks:
+            raise ValueError(f"network must be in [0, {self.num_networks}), got {network!r}")
+        return min(self._prefix(self._present_epochs(network, s), self.num_epochs)
+                   for s in self.splits)
+
+    def available_epochs(self, split: str) -> int:
+        """Largest t such that epochs 1..t of ``split`` exist for all networks."""
+        self._check_split_name(split)
+        return min(self._prefix(self._present_epochs(k, split), self.num_epochs)
+                   for k in range(self.num_networks))
+
+    def _read(self, network: int, split: str, epoch: int, *keys: str) -> dict[str, np.ndarray]:
+        """Read ``keys`` of one epoch file in one pass, shape-checked."""
+        self._check_indices(network, split, epoch)
+        path = self._epoch_path(network, split, epoch)
+        arrays = _load_npz(path, keys)
+        n = self.num_examples(split)
+        for key, array in arrays.items():
+            if key == "pred" and self.multilabel:
+                expected = (n, (self.num_classes + 7) // 8)
+            else:
+                expected = (n,)
+            if array.shape != expected:
+                raise RecordStoreError(f"{path}: {key} has shape {array.shape}, "
+                                       f"expected {expected}")
+        return arrays
+
+    def read_predictions(self, network: int, split: str, epoch: int) -> np.ndarray:
+        """Predictions of one network: int16 (N,) classes or bool (N, C) label sets."""
+        pred = self._read(network, split, epoch, "pred")["pred"]
+        if self.multilabel:
+            return np.unpackbits(pred, axis=1, count=self.num_classes).astype(bool)
+        return pred
+
+    def read_true_prob(self, network: int, split: str, epoch: int) -> np.ndarray:
+        """Probability of the true class, float16 (N,).
+
+        Raises
+        ------
+        RecordStoreError
+            The store was created without ``with_true_prob``.
+        """
+        if not self.with_true_prob:
+            raise RecordStoreError(f"record store {self.path} has no true_prob "
+                                   "(created with_true_prob=False)")
+        return self._read(network, split, epoch, "true_prob")["true_prob"]
+
+    def _epoch_record(self, split: str, epoch: int) -> EpochRecord:
+        keys = ("pred", "true_prob") if self.with_true_prob else ("pred",)
+        files = [self._read(k, split, epoch, *keys) for k in range(self.num_networks)]
+        packed = np.stack([f["pred"] for f in files])
+        true_prob = np.stack([f["true_prob"] for f in files]) if self.with_true_prob else None
+        self._load_targets(split)
+        if self.multilabel:
+            # Exact match compared on the packed bytes: padding bits are zero on both sides.
+            correct = (packed == self._packed_targets[split]).all(axis=-1)
+            preds = np.unpackbits(packed, axis=-1, count=self.num_classes).astype(bool)
+        else:
+            correct = packed == self._targets[split]
+            preds = packed
+        return EpochRecord(epoch=epoch, predictions=preds, correct=correct, true_prob=true_prob)
+
+    def correct(self, split: str, epoch: int) -> np.ndarray:
+        """Correctness of every network on every example: bool (K, N).
+
+        Single-label: prediction equals the target. Multi-label: exact match of the label sets
+        (no missing and no extra label).
+        """
+        return self._epoch_record(split, epoch).correct
+
+    def iter_epochs(self, split: str, epochs: Iterable[int] | None = None
+                    ) -> Iterator[EpochRecord]:
+        """Yield an :class:`EpochRecord` per epoch, one epoch in memory at a time.
+
+        Parameters
+        ----------
+        split : str
+        epochs : iterable of int, optional
+            1-based epochs; default ``1..available_epochs(split)``.
+        """
+        self._check_split_name(split)
+        if epochs is None:
+            epochs = range(1, self.available_epochs(split) + 1)
+        for epoch in epochs:
+            yield self._epoch_record(split, int(epoch))

@@ -1,0 +1,58 @@
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agreement_core.cli import main
+from agreement_core.records import RecordStore
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, size=30)
+    store = RecordStore.create(tmp_path / "store", num_networks=3, num_epochs=2,
+                               splits={"train": (np.arange(30), targets),
+                                       "test": (np.arange(10), targets[:10])},
+                               num_classes=3)
+    for k in range(3):
+        for epoch in (1, 2):
+            store.write_epoch(k, "train", epoch, np.where(rng.random(30) < 0.5 * epoch, targets, 0))
+            store.write_epoch(k, "test", epoch, targets[:10])
+    return store
+
+
+def test_agree_prints_and_writes_the_table(small_store, tmp_path, capsys):
+    for name in ("table.csv", "table.parquet"):
+        out = tmp_path / name
+        assert main(["agree", str(small_store.path), "--out", str(out)]) == 0
+        table = pd.read_csv(out) if name.endswith(".csv") else pd.read_parquet(out)
+        assert list(table["split"]) == ["train", "train", "test", "test"]
+        assert {"epoch", "tpa", "lower_bound", "mean_acc", "std_acc", "hacohen_agreement",
+                "fp_agreement"} <= set(table.columns)
+        assert (table.loc[table["split"] == "test", "tpa"] == 1.0).all()
+    assert "tpa" in capsys.readouterr().out
+
+
+def test_agree_errors_are_one_clear_line(small_store, tmp_path, capsys):
+    assert main(["agree", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["agree", str(small_store.path), "--split", "val"]) == 2
+    assert "unknown split 'val'" in capsys.readouterr().err
+    assert main(["agree", str(small_store.path), "--out", str(tmp_path / "t.xlsx")]) == 2
+    assert ".csv or .parquet" in capsys.readouterr().err
+
+
+def test_help_and_placeholders():
+    result = subprocess.run([sys.executable, "-m", "agreement_core", "--help"],
+                            capture_output=True, text=True, check=True)
+    for command in ("train", "agree", "stats", "report"):
+        assert command in result.stdout
+    assert main(["stats"]) == 2
+
+
+def test_unknown_architecture_from_the_command_line(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "s"), "--arch", "resnet9000"]) == 2
+    assert "unknown architecture 'resnet9000'" in capsys.readouterr().err
