@@ -79,6 +79,15 @@ def _as_predictions(predictions) -> np.ndarray:
     return arr
 
 
+def _as_pair(predictions, correct) -> tuple[np.ndarray, np.ndarray]:
+    """Validate predictions and correctness of the same K networks and N examples."""
+    pred = _as_predictions(predictions)
+    c = _as_correct(correct)
+    if c.shape != pred.shape[:2]:
+        raise ValueError(f"correct {c.shape} must match predictions' (K, N) {pred.shape[:2]}")
+    return pred, c
+
+
 def _same_label(predictions: np.ndarray, k: int) -> np.ndarray:
     """(K, N) bool: network j predicts the same label (label set) as network k."""
     if predictions.ndim == 3:
@@ -235,10 +244,7 @@ def false_positive_agreement(predictions, correct) -> np.ndarray:
     -------
     (N,) array of bool
     """
-    pred = _as_predictions(predictions)
-    c = _as_correct(correct)
-    if c.shape != pred.shape[:2]:
-        raise ValueError(f"correct {c.shape} must match predictions' (K, N) {pred.shape[:2]}")
+    pred, c = _as_pair(predictions, correct)
     return _same_label(pred, 0).all(axis=0) & ~c.any(axis=0)
 
 
@@ -260,10 +266,7 @@ def epoch_summary(predictions, correct) -> dict:
         the examples at least one network gets wrong; 0/0 := 0), ``n_all_correct``,
         ``n_any_correct``, ``n_examples``.
     """
-    pred = _as_predictions(predictions)
-    c = _as_correct(correct)
-    if c.shape != pred.shape[:2]:
-        raise ValueError(f"correct {c.shape} must match predictions' (K, N) {pred.shape[:2]}")
+    pred, c = _as_pair(predictions, correct)
     n = c.shape[1]
     acc = c.mean(axis=1) if n else np.zeros(c.shape[0])
     n_all = int(np.count_nonzero(c.all(axis=0)))

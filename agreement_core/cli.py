@@ -3,7 +3,7 @@
 Commands:
   train   train K networks and record their predictions every epoch
   agree   per-epoch agreement table of a record store
-  stats   image statistics of a dataset (not yet available)
+  stats   image statistics of a dataset split
   report  learning-dynamics table and correlations (not yet available)
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -95,11 +96,37 @@ def build_parser() -> argparse.ArgumentParser:
     agree.add_argument("--out", type=Path,
                        help="write the table here; .csv or .parquet (by extension)")
 
-    for name, text in (("stats", "image statistics of a dataset"),
-                       ("report", "learning-dynamics table and correlations")):
-        sub = commands.add_parser(name, help=f"{text} (not yet available)",
-                                  description=f"{text}: not yet available in this version.")
-        sub.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    stats = commands.add_parser(
+        "stats", help="image statistics of a dataset split",
+        description="Compute image statistics (mean windowed entropy, segment count, DCT "
+                    "coefficient share, Sobel or crisp-boundary edge strength) on the original "
+                    "images of a dataset split, plus its factors (VOC instances and box area, "
+                    "KTH illumination/pose/scale, CIFAR-10H soft-label entropy). Resumable; "
+                    "computes only what the table lacks.")
+    stats.add_argument("dataset", help="dataset name (cifar10, imagenette, imagenet, voc, kth)")
+    stats.add_argument("--split", action="append", dest="splits",
+                       help="split (repeatable; default: train and test)")
+    stats.add_argument("--statistics", default="entropy,segments,dct_share,sobel_edges",
+                       help="comma-separated statistics (default: %(default)s; also crisp_edges)")
+    stats.add_argument("--subset", type=parse_subset, default=None,
+                       help="'all' (default), first N per class, or a fraction of each class")
+    stats.add_argument("--downsample", default="auto",
+                       help="size for entropy and DCT share; 'auto' = 128 for ImageNet-style "
+                            "datasets (as the paper), none otherwise; or an integer or 'none'")
+    stats.add_argument("--out-dir", type=Path, default=Path("results/statistics"),
+                       help="tables go to <out-dir>/<dataset>-<split>.parquet "
+                            "(default: %(default)s)")
+    stats.add_argument("--batch-size", type=int, default=500)
+    stats.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes for the CPU kernels (default: all cores)")
+    stats.add_argument("--device", help="torch device for entropy, DCT and Sobel (e.g. cuda)")
+    stats.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_data_options(stats)
+
+    report = commands.add_parser("report", help="learning-dynamics table and correlations "
+                                 "(not yet available)",
+                                 description="not yet available in this version.")
+    report.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     return parser
 
 
@@ -167,6 +194,41 @@ def print_agreement(store, split: str, out: Path | None) -> None:
         print(f"wrote {out}")
 
 
+def parse_downsample(value: str, dataset: str) -> int | None:
+    if value == "auto":
+        return 128 if dataset in ("imagenet", "imagenette") else None
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(
+            f"--downsample must be 'auto', 'none' or an integer, got {value!r}") from None
+
+
+def run_stats(args) -> int:
+    from .data import get_dataset
+    from .statistics import compute_statistics
+
+    statistics = [s.strip() for s in args.statistics.split(",") if s.strip()]
+    downsample = parse_downsample(args.downsample, args.dataset)
+    for split in args.splits or ["train", "test"]:
+        dataset = get_dataset(args.dataset, split, root=args.data_root, mirror=args.mirror,
+                              subset=args.subset)
+        out = args.out_dir / f"{args.dataset}-{split}.parquet"
+        print(f"{args.dataset} {split}: {len(dataset)} images -> {out}", flush=True)
+        if dataset.caveat:
+            print(f"note: {dataset.caveat}")
+        table = compute_statistics(dataset, out, statistics, downsample=downsample,
+                                   batch_size=args.batch_size, workers=args.workers,
+                                   device=args.device, mirror=args.mirror,
+                                   progress=not args.no_progress)
+        numeric = table.drop(columns=["example_id"]).select_dtypes("number")
+        with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
+            print(numeric.describe().T[["mean", "std", "min", "50%", "max"]].to_string())
+    return 0
+
+
 def run_agree(args) -> int:
     from .records import RecordStore
 
@@ -176,7 +238,7 @@ def run_agree(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "agree": run_agree}
+    handlers = {"train": run_train, "agree": run_agree, "stats": run_stats}
     if args.command not in handlers:
         print(f"agreement {args.command}: not yet available in this version", file=sys.stderr)
         return 2

@@ -128,7 +128,8 @@ def train_network(config, k, store, train, test, checkpoint_dir, device, progres
         start_epoch = int(state["epoch"])
 
     epochs = range(start_epoch + 1, config.epochs + 1)
-    bar = tqdm(epochs, desc=f"net {k}", leave=False, disable=not progress)
+    # disable=None: bars only on a terminal, so logs hold the summary lines alone.
+    bar = tqdm(epochs, desc=f"net {k}", leave=False, disable=None if progress else True)
     for epoch in bar:
         model.train()
         # The shuffle depends only on (seed, network, epoch): resuming replays it exactly.

@@ -50,7 +50,7 @@ def test_help_and_placeholders():
                             capture_output=True, text=True, check=True)
     for command in ("train", "agree", "stats", "report"):
         assert command in result.stdout
-    assert main(["stats"]) == 2
+    assert main(["report"]) == 2
 
 
 def test_unknown_architecture_from_the_command_line(tmp_path, capsys):

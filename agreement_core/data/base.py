@@ -199,6 +199,18 @@ class ImageDataset(Dataset):
         paths = list(self.examples["path"])
         return stack_images((open_rgb(self.root / p) for p in paths), paths, size)
 
+    def load_batch(self, rows: Sequence[int]) -> np.ndarray | list[np.ndarray]:
+        """Decode the images of ``rows`` (positions in ``examples``) at their original size.
+
+        Returns a uint8 (n, H, W, 3) array when all have one size, else a list of
+        uint8 (H_i, W_i, 3) arrays. Used by the statistics engine, which needs the
+        original, uncropped images.
+        """
+        arrays = [np.asarray(self.load_image(int(row)), dtype=np.uint8) for row in rows]
+        if len({a.shape for a in arrays}) <= 1 and arrays:
+            return np.stack(arrays)
+        return arrays
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(split={self.split!r}, n={len(self)}, "
                 f"classes={self.num_classes}, source={self.source!r}, root={str(self.root)!r})")

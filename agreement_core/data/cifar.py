@@ -112,11 +112,15 @@ class CIFAR10(ImageDataset):
         ``<root>/cifar10/<split>_uint8.npy``; later calls only index it.
         """
         size = check_size(size)
-        full = self._pixels if self._pixels is not None else self._cached_split()
-        images = np.asarray(full[self.example_ids])
+        images = self.load_batch(np.arange(len(self)))
         if size is None or size == images.shape[1:3]:
             return images
         return np.stack([to_array(Image.fromarray(image), size) for image in images])
+
+    def load_batch(self, rows) -> np.ndarray:
+        """Images of ``rows`` (positions in ``examples``), uint8 (n, 32, 32, 3), from the cache."""
+        full = self._pixels if self._pixels is not None else self._cached_split()
+        return np.asarray(full[self.example_ids[np.asarray(rows, dtype=np.int64)]])
 
     def _cached_split(self) -> np.ndarray:
         cache = self.root / f"{self.split}_uint8.npy"

@@ -1,0 +1,249 @@
+"""Compute image statistics for a whole dataset split: batched, parallel, cached, resumable.
+
+``compute_statistics(dataset, out)`` runs the selected kernels on the original,
+uncropped images, one batch of examples at a time, on a process pool (CPU) or
+on a GPU for the kernels where that helps. Finished batches are written to
+``<out>.partial/`` as they come, so an interrupted run loses at most the
+batches in flight; the final table is one parquet file keyed by
+``example_id``, with each statistic's parameters and the library version in
+its metadata. A later call computes only what the table lacks: a statistic
+that is missing or was computed with other parameters, or examples that are
+not in it yet.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import threadpoolctl
+from tqdm.auto import tqdm
+
+from .. import __version__
+from .._io import atomic_path, write_json
+from ..errors import ConfigError
+from .crisp import crisp_boundary_strength
+from .factors import dataset_factors
+from .kernels import DEFAULT_PARAMETERS, KERNELS, resize_images
+
+STATISTICS = {**KERNELS, "crisp_edges": crisp_boundary_strength}
+DEFAULT_STATISTICS = ("entropy", "segments", "dct_share", "sobel_edges")
+#: Kernels that run on a torch device when one is given.
+GPU_STATISTICS = frozenset({"entropy", "dct_share", "sobel_edges"})
+#: Kernels computed on downsampled images when ``downsample`` is set (the paper: ImageNet).
+DOWNSAMPLED_STATISTICS = frozenset({"entropy", "dct_share"})
+METADATA_KEY = b"agreement_core"
+
+
+def statistic_parameters(name: str) -> dict:
+    """The parameters (with defaults) that define statistic ``name``."""
+    if name in DEFAULT_PARAMETERS:
+        return dict(DEFAULT_PARAMETERS[name])
+    signature = inspect.signature(STATISTICS[name])
+    return {p.name: p.default for p in signature.parameters.values()
+            if p.default is not inspect.Parameter.empty}
+
+
+def statistics_spec(statistics: Sequence[str], downsample: int | None = None,
+                    parameters: dict[str, dict] | None = None) -> dict:
+    """What defines each column: parameters and downsampling, for the table's metadata.
+
+    ``parameters`` overrides kernel parameters per statistic, e.g.
+    ``{"entropy": {"window": 5}}``.
+    """
+    unknown = [s for s in statistics if s not in STATISTICS]
+    if unknown:
+        raise ConfigError(f"unknown statistic(s) {unknown}; known: {sorted(STATISTICS)}")
+    parameters = parameters or {}
+    for name, overrides in parameters.items():
+        allowed = statistic_parameters(name) if name in STATISTICS else {}
+        bad = sorted(set(overrides) - set(allowed)) if name in statistics else [name]
+        if bad:
+            raise ConfigError(f"parameters for {name!r}: unknown {bad}; "
+                              f"statistics {list(statistics)} take {allowed or 'none'}")
+    if downsample is not None and (int(downsample) != downsample or downsample < 8):
+        raise ConfigError(f"downsample must be an integer size >= 8 or None, got {downsample!r}")
+    spec = {name: {"parameters": {**statistic_parameters(name), **parameters.get(name, {})},
+                   "downsample": downsample if name in DOWNSAMPLED_STATISTICS else None}
+            for name in statistics}
+    return json.loads(json.dumps(spec))  # as it reads back from the table's metadata
+
+
+def read_statistics(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Read a statistics table and its metadata (``{"spec": ..., "version": ...}``)."""
+    path = Path(path)
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    meta = json.loads(raw) if raw else {"spec": {}}
+    return table.to_pandas(), meta
+
+
+# ------------------------------------------------------------------ one batch
+_DATASET = None  # set in each worker process by _init_worker
+
+
+def _init_worker(dataset) -> None:
+    global _DATASET
+    import torch
+
+    # One core per process: the pool provides the parallelism.
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    threadpoolctl.threadpool_limits(1)  # BLAS in the crisp-boundary eigensolver
+    _DATASET = dataset
+
+
+def compute_batch(dataset, rows: np.ndarray, spec: dict, device=None) -> pd.DataFrame:
+    """All statistics of ``spec`` for the examples at positions ``rows`` of ``dataset``."""
+    images = dataset.load_batch(rows)
+    columns = {"example_id": dataset.example_ids[rows]}
+    for name, column_spec in spec.items():
+        batch = images
+        if column_spec["downsample"] is not None:
+            batch = resize_images(images, column_spec["downsample"])
+        if device is not None and name in GPU_STATISTICS:
+            import torch
+
+            batch = (torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+                     if isinstance(batch, np.ndarray) else batch)
+        columns[name] = np.asarray(STATISTICS[name](batch, **column_spec["parameters"]))
+    return pd.DataFrame(columns)
+
+
+def _compute_in_worker(rows: np.ndarray, spec: dict) -> pd.DataFrame:
+    return compute_batch(_DATASET, rows, spec)
+
+
+# ------------------------------------------------------------------ the engine
+def compute_statistics(dataset, out: str | os.PathLike,
+                       statistics: Sequence[str] = DEFAULT_STATISTICS, *,
+                       downsample: int | None = None, parameters: dict | None = None,
+                       batch_size: int = 500, workers: int = 2,
+                       device: str | None = None, mirror: str | os.PathLike | None = None,
+                       progress: bool = True) -> pd.DataFrame:
+    """Compute ``statistics`` for every example of ``dataset`` and store them at ``out``.
+
+    Parameters
+    ----------
+    dataset : agreement_core.data.ImageDataset
+        The split (with its subset) to compute; images are used at their original size.
+    out : path
+        Parquet file of the table, keyed by ``example_id``.
+    statistics : sequence of str
+        Names from :data:`STATISTICS`.
+    downsample : int, optional
+        Compute entropy and DCT share on images resized to ``downsample`` x
+        ``downsample`` (the paper uses 128 for ImageNet).
+    parameters : dict, optional
+        Kernel parameters per statistic overriding the defaults, e.g.
+        ``{"entropy": {"window": 5}}``; stored in the table's metadata.
+    batch_size : int
+        Examples per batch (the unit of work and of resumption).
+    workers : int
+        Processes for the CPU kernels (1: compute in this process).
+    device : str, optional
+        A torch device (e.g. ``"cuda"``) for entropy, DCT share and Sobel edges;
+        batches then run in this process.
+    mirror : path, optional
+        Mirror directory for CIFAR-10H (CIFAR-10 test set soft-label entropy).
+    progress : bool
+        Show a progress bar over batches.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per example of ``dataset`` in its order: ``example_id``, the
+        statistics, and the dataset's factor columns (labels, VOC instances and
+        box area, KTH illumination/pose/scale, CIFAR-10H soft-label entropy).
+    """
+    out = Path(out)
+    if batch_size < 1 or workers < 1:
+        raise ConfigError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+    spec = statistics_spec(list(statistics), downsample, parameters)
+    ids = dataset.example_ids
+
+    # What the existing table already holds with the same definition.
+    existing = pd.DataFrame({"example_id": ids})
+    if out.is_file():
+        old, meta = read_statistics(out)
+        old = old.set_index("example_id")
+        for name, column_spec in spec.items():
+            if meta["spec"].get(name) == column_spec and name in old.columns:
+                existing[name] = old[name].reindex(ids).to_numpy()
+    todo = {name: existing[name].isna().to_numpy() if name in existing
+            else np.ones(len(ids), dtype=bool) for name in spec}
+    todo_spec = {name: spec[name] for name, mask in todo.items() if mask.any()}
+    rows = np.flatnonzero(np.logical_or.reduce([todo[n] for n in todo_spec])) if todo_spec else []
+
+    if len(rows):
+        computed = _run_batches(dataset, np.asarray(rows), todo_spec, out, batch_size, workers,
+                                device, progress)
+        computed = computed.set_index("example_id").reindex(ids)
+        for name in todo_spec:
+            fresh = computed[name].to_numpy()
+            existing[name] = (np.where(todo[name], fresh, existing[name].to_numpy())
+                              if name in existing else fresh)
+
+    table = existing[["example_id", *spec]].merge(dataset_factors(dataset, mirror=mirror),
+                                                  on="example_id", how="left")
+    _write_table(out, table, spec, dataset)
+    shutil.rmtree(_partial_dir(out), ignore_errors=True)
+    return table
+
+
+def _partial_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def _run_batches(dataset, rows, spec, out, batch_size, workers, device, progress) -> pd.DataFrame:
+    """Compute ``spec`` for ``rows`` batch by batch, keeping finished batches on disk."""
+    partial = _partial_dir(out)
+    plan = {"spec": spec, "rows": rows.tolist(), "batch_size": batch_size}
+    plan_file = partial / "plan.json"
+    if not plan_file.is_file() or json.loads(plan_file.read_text()) != plan:
+        shutil.rmtree(partial, ignore_errors=True)  # another job's leftovers: start over
+        write_json(plan_file, plan)
+    batches = {i: rows[start:start + batch_size]
+               for i, start in enumerate(range(0, len(rows), batch_size))}
+    done = {i for i in batches if (partial / f"batch{i:06d}.parquet").is_file()}
+    bar = tqdm(total=len(batches), initial=len(done), desc="statistics", unit="batch",
+               disable=None if progress else True)
+
+    def save(i: int, frame: pd.DataFrame) -> None:
+        with atomic_path(partial / f"batch{i:06d}.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+        bar.update()
+
+    pending = {i: r for i, r in batches.items() if i not in done}
+    if workers == 1 or device is not None or len(pending) <= 1:
+        for i, batch_rows in pending.items():
+            save(i, compute_batch(dataset, batch_rows, spec, device))
+    else:
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+            futures = {pool.submit(_compute_in_worker, r, spec): i for i, r in pending.items()}
+            for future in concurrent.futures.as_completed(futures):
+                save(futures[future], future.result())
+    bar.close()
+    return pd.concat([pd.read_parquet(partial / f"batch{i:06d}.parquet") for i in batches],
+                     ignore_index=True)
+
+
+def _write_table(out: Path, table: pd.DataFrame, spec: dict, dataset) -> None:
+    meta = {"spec": spec, "version": __version__, "dataset": type(dataset).__name__,
+            "split": dataset.split, "source": dataset.source, "caveat": dataset.caveat}
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                           METADATA_KEY: json.dumps(meta).encode()})
+    with atomic_path(out) as tmp:
+        pq.write_table(arrow, tmp)

@@ -1,0 +1,147 @@
+"""The statistics engine on real CIFAR-10 images and on the VOC / KTH fixtures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agreement_core.cli import main
+from agreement_core.data import CIFAR10, KTHTIPS2b, PascalVOC
+from agreement_core.errors import ConfigError
+from agreement_core.statistics import (
+    KERNELS,
+    compute_statistics,
+    engine,
+    read_statistics,
+    soft_label_entropy,
+)
+
+FAST = ("entropy", "dct_share", "sobel_edges", "segments")
+REAL_COMPUTE_BATCH = engine.compute_batch
+
+
+@pytest.fixture(scope="module")
+def cifar_test(data_root, mirror):
+    return CIFAR10("test", root=data_root, mirror=mirror, subset=4)  # 40 images
+
+
+@pytest.fixture(scope="module")
+def cifar_train(data_root, mirror):
+    return CIFAR10("train", root=data_root, mirror=mirror, subset=4)
+
+
+def test_table_matches_the_kernels_and_records_its_definition(cifar_test, tmp_path, mirror):
+    out = tmp_path / "cifar-test.parquet"
+    table = compute_statistics(cifar_test, out, FAST, batch_size=16, workers=2, mirror=mirror,
+                               progress=False)
+    assert list(table["example_id"]) == list(cifar_test.example_ids)
+    images = cifar_test.load_array()
+    for name in FAST:
+        assert np.array_equal(table[name].to_numpy(), np.asarray(KERNELS[name](images)))
+    # CIFAR-10 test: the CIFAR-10H soft-label entropy, matched by id.
+    probs = np.load(mirror / "cifar10h-probs.npy")[cifar_test.example_ids]
+    assert np.allclose(table["soft_label_entropy"], soft_label_entropy(probs))
+    stored, meta = read_statistics(out)
+    pd.testing.assert_frame_equal(stored, table)
+    assert meta["spec"]["entropy"]["parameters"]["window"] == 10
+    assert meta["spec"]["dct_share"]["parameters"]["threshold"] == 0.9998
+    assert meta["version"] and meta["source"] == "mirror-jpeg" and "JPEG" in meta["caveat"]
+    assert not (tmp_path / "cifar-test.parquet.partial").exists()
+
+
+def spy_batches(monkeypatch, fail_after=None):
+    """Count compute_batch calls (and the statistics asked for); optionally fail midway."""
+    calls = []
+
+    def spy(dataset, rows, spec, device=None):
+        if fail_after is not None and len(calls) == fail_after:
+            raise RuntimeError("simulated crash")
+        calls.append(sorted(spec))
+        return REAL_COMPUTE_BATCH(dataset, rows, spec, device)
+
+    monkeypatch.setattr(engine, "compute_batch", spy)
+    return calls
+
+
+def test_interrupted_run_keeps_finished_batches(cifar_train, tmp_path, monkeypatch):
+    out = tmp_path / "t.parquet"
+    calls = spy_batches(monkeypatch, fail_after=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        compute_statistics(cifar_train, out, ["entropy"], batch_size=10, workers=1,
+                           progress=False)
+    assert not out.exists()
+    assert len(list((tmp_path / "t.parquet.partial").glob("batch*.parquet"))) == 2
+    calls = spy_batches(monkeypatch)
+    resumed = compute_statistics(cifar_train, out, ["entropy"], batch_size=10, workers=1,
+                                 progress=False)
+    assert len(calls) == 2  # 4 batches of 10: only the 2 unfinished ones ran
+    fresh = compute_statistics(cifar_train, tmp_path / "fresh.parquet", ["entropy"],
+                               workers=1, progress=False)
+    pd.testing.assert_frame_equal(resumed, fresh)
+
+
+def test_only_missing_statistics_are_computed(cifar_train, tmp_path, monkeypatch):
+    out = tmp_path / "t.parquet"
+    compute_statistics(cifar_train, out, ["entropy"], workers=1, progress=False)
+    calls = spy_batches(monkeypatch)
+    table = compute_statistics(cifar_train, out, ["entropy", "dct_share"], workers=1,
+                               progress=False)
+    assert calls == [["dct_share"]]
+    assert table[["entropy", "dct_share"]].notna().all().all()
+    calls.clear()
+    compute_statistics(cifar_train, out, ["entropy", "dct_share"], workers=1, progress=False)
+    assert calls == []  # everything present: nothing to compute
+    # Another window is another statistic definition: recomputed, and stored as such.
+    compute_statistics(cifar_train, out, ["entropy"], parameters={"entropy": {"window": 5}},
+                       workers=1, progress=False)
+    assert calls == [["entropy"]]
+    assert read_statistics(out)[1]["spec"]["entropy"]["parameters"]["window"] == 5
+
+
+def test_images_of_different_sizes_and_dataset_factors(voc_root, kth_root, tmp_path):
+    voc = PascalVOC("train", root=voc_root)
+    table = compute_statistics(voc, tmp_path / "voc.parquet", FAST, workers=1, progress=False)
+    assert len(table) == len(voc) and table[list(FAST)].notna().all().all()
+    assert np.array_equal(table["instances"], voc.examples["instances"])
+    assert np.allclose(table["bbox_area_share"], voc.examples["bbox_area_share"])
+    kth = KTHTIPS2b("test", root=kth_root)
+    table = compute_statistics(kth, tmp_path / "kth.parquet", ["entropy"], workers=1,
+                               progress=False)
+    assert {"illumination", "pose", "scale", "label"} <= set(table.columns)
+    assert list(table["pose"]) == list(kth.examples["pose"])
+
+
+def test_missing_cifar10h_is_a_warning_not_a_crash(data_root, tmp_path, monkeypatch):
+    monkeypatch.delenv("AGREEMENT_MIRROR", raising=False)
+    dataset = CIFAR10("test", root=data_root, subset=1)  # already extracted: no mirror needed
+    with pytest.warns(UserWarning, match="CIFAR-10H soft labels not found"):
+        table = compute_statistics(dataset, tmp_path / "t.parquet", ["entropy"], workers=1,
+                                   progress=False)
+    assert "soft_label_entropy" not in table.columns and table["entropy"].notna().all()
+
+
+def test_soft_label_entropy_known_values():
+    probs = np.array([[1.0, 0, 0, 0], [0.25] * 4, [0.5, 0.5, 0, 0]])
+    assert np.allclose(soft_label_entropy(probs), [0.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="sum to 1"):
+        soft_label_entropy(np.array([[0.5, 0.2]]))
+
+
+def test_bad_requests_are_clear_errors(cifar_train, tmp_path):
+    with pytest.raises(ConfigError, match="unknown statistic.*'brightness'"):
+        compute_statistics(cifar_train, tmp_path / "t.parquet", ["brightness"])
+    with pytest.raises(ConfigError, match="unknown \\['windw'\\]"):
+        compute_statistics(cifar_train, tmp_path / "t.parquet", ["entropy"],
+                           parameters={"entropy": {"windw": 3}})
+
+
+def test_stats_command_writes_one_table_per_split(data_root, mirror, tmp_path, capsys):
+    args = ["stats", "cifar10", "--subset", "2", "--statistics", "entropy,dct_share",
+            "--out-dir", str(tmp_path), "--data-root", str(data_root), "--mirror", str(mirror),
+            "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    for split in ("train", "test"):
+        table = pd.read_parquet(tmp_path / f"cifar10-{split}.parquet")
+        assert len(table) == 20 and table["entropy"].notna().all()
+    assert "entropy" in capsys.readouterr().out
+    assert main([*args[:5], "brightness", *args[6:]]) == 2
+    assert "unknown statistic(s) ['brightness']" in capsys.readouterr().err
