@@ -145,3 +145,14 @@ def test_stats_command_writes_one_table_per_split(data_root, mirror, tmp_path, c
     assert "entropy" in capsys.readouterr().out
     assert main([*args[:5], "brightness", *args[6:]]) == 2
     assert "unknown statistic(s) ['brightness']" in capsys.readouterr().err
+
+
+def test_device_path_gives_the_same_table(cifar_train, tmp_path):
+    # device= sends entropy, DCT share and Sobel through the torch kernels (a GPU when given).
+    cpu = compute_statistics(cifar_train, tmp_path / "a.parquet", FAST, workers=1,
+                             progress=False)
+    torch_path = compute_statistics(cifar_train, tmp_path / "b.parquet", FAST, device="cpu",
+                                    progress=False)
+    pd.testing.assert_frame_equal(cpu[["entropy", "dct_share", "segments"]],
+                                  torch_path[["entropy", "dct_share", "segments"]])
+    np.testing.assert_allclose(cpu["sobel_edges"], torch_path["sobel_edges"], rtol=1e-12)
