@@ -20,14 +20,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import AgreementError, ConfigError
-
-#: Named study configurations. ``default`` is sized for a 2-core CPU (a few minutes).
-PROFILES = {
-    "default": dict(dataset="cifar10", arch="fastnet_small", num_networks=5, epochs=10,
-                    train_subset=500, test_subset=100),
-    "tiny": dict(dataset="cifar10", arch="fastnet_small", num_networks=3, epochs=3,
-                 train_subset=100, test_subset=50),
-}
+from .training import PROTOCOLS
 
 
 def parse_subset(value: str) -> int | float | None:
@@ -60,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "network's prediction for every train and test example. Rerunning the same "
                     "command resumes an interrupted study.")
     train.add_argument("--out", type=Path, required=True, help="record store directory")
-    train.add_argument("--profile", choices=sorted(PROFILES), default="default",
+    train.add_argument("--profile", choices=sorted(PROTOCOLS), default="default",
                        help="base configuration, overridden by the options below "
                             "(default: %(default)s)")
     train.add_argument("--config", type=Path,
@@ -82,6 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "eval: separate eval-mode pass")
     train.add_argument("--network", type=int, action="append", dest="only_networks",
                        help="train only this network index (repeatable); for one job per network")
+    train.add_argument("--optimizer", choices=["sgd", "adam"])
+    train.add_argument("--schedule", choices=["cosine", "step", "onecycle", "constant"])
+    train.add_argument("--image-size", type=int, help="resize images to this square size")
+    train.add_argument("--crop", type=int,
+                       help="random crop (train) / center crop (test) of this size")
+    train.add_argument("--random-labels", action="store_true", default=None,
+                       help="random-label ablation: one fixed relabelling of the train set")
+    train.add_argument("--concurrent", action="store_true", default=None,
+                       help="train the K networks at once (fastnet family; fastest on a GPU)")
+    train.add_argument("--grid", type=Path,
+                       help="JSON grid of studies ({'base': {...}, 'grid': {field: [values]}, "
+                            "'studies': {name: {...}}}); one job per (study, network); "
+                            "--out is then the root of the stores")
+    train.add_argument("--launcher", choices=["local", "submitit-local", "slurm"],
+                       default="local", help="how grid jobs run (default: %(default)s)")
+    train.add_argument("--parallel", type=int, default=1,
+                       help="local launcher: jobs at once (default: %(default)s)")
     add_data_options(train)
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -142,7 +152,17 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 def run_train(args) -> int:
     from .training import TrainConfig, train_study
 
-    fields = dict(PROFILES[args.profile])
+    if args.grid is not None:
+        from .launch import load_grid, run_grid
+
+        stores = run_grid(load_grid(args.grid), args.out, launcher=args.launcher,
+                          parallel=args.parallel, data_root=args.data_root, mirror=args.mirror,
+                          device=args.device)
+        for name, store in stores.items():
+            print(f"\n== {name}")
+            print_agreement(store, "all", None)
+        return 0
+    fields = dict(PROTOCOLS[args.profile])
     if args.config is not None:
         if not args.config.is_file():
             raise ConfigError(f"config file not found: {args.config}")

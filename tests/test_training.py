@@ -8,11 +8,20 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from agreement_core.agreement import agreement_table
+from agreement_core.data import CIFAR10
 from agreement_core.errors import ConfigError
 from agreement_core.records import RecordStore
-from agreement_core.training import TrainConfig, train_study
+from agreement_core.training import (
+    TrainConfig,
+    learning_rate,
+    momentum_at,
+    random_crop,
+    random_labels,
+    train_study,
+)
 
 TINY = dict(dataset="cifar10", arch="fastnet_small", num_networks=2, epochs=2,
             train_subset=20, test_subset=10, batch_size=64)
@@ -85,3 +94,76 @@ def test_killed_run_resumes_to_the_same_records(tmp_path, data_root, mirror):
     a, b = predictions(RecordStore.open(reference)), predictions(RecordStore.open(resumed))
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[key], b[key]) for key in a)
+
+
+# ------------------------------------------------------------------ protocols and ablations
+def test_onecycle_matches_pytorch_for_adam():
+    config = TrainConfig(optimizer="adam", schedule="onecycle", lr=1e-4, epochs=4)
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-4, total_steps=100)
+    for step in range(100):
+        group = optimizer.param_groups[0]
+        assert learning_rate(config, step, 100) == pytest.approx(group["lr"], rel=1e-9)
+        assert momentum_at(config, step, 100) == pytest.approx(group["betas"][0], rel=1e-9)
+        optimizer.step()
+        reference.step()
+
+
+def test_step_and_cosine_schedules():
+    step = TrainConfig(schedule="step", lr=0.1, step_size=2, gamma=0.2, epochs=6)
+    # 10 steps per epoch: x0.2 after every 2 epochs.
+    assert [learning_rate(step, s, 60) for s in (0, 19, 20, 39, 40, 59)] == pytest.approx(
+        [0.1, 0.1, 0.02, 0.02, 0.004, 0.004])
+    cosine = TrainConfig(lr=0.1, min_lr=5e-4)
+    assert learning_rate(cosine, 0, 100) == pytest.approx(0.1)
+    assert learning_rate(cosine, 100, 100) == pytest.approx(5e-4)
+
+
+def test_random_label_run_uses_one_recorded_relabelling(tmp_path, data_root, mirror):
+    config = TrainConfig(**TINY, random_labels=True, label_seed=7, lr=0.001)
+    store = train_study(config, tmp_path / "random", data_root=data_root, mirror=mirror,
+                        progress=False)
+    train = CIFAR10("train", root=data_root, mirror=mirror, subset=20)
+    expected = random_labels(len(train), 10, seed=7)
+    assert np.array_equal(store.targets("train"), expected)
+    assert (expected != train.targets).mean() > 0.8  # really relabelled
+    assert np.array_equal(store.targets("test"), CIFAR10("test", root=data_root,
+                                                         mirror=mirror, subset=10).targets)
+    assert store.config["random_labels"] and store.config["label_seed"] == 7
+    assert len(agreement_table(store, "train")) == 2
+
+
+def test_multilabel_run_on_the_voc_fixture(tmp_path, voc_root):
+    config = TrainConfig(dataset="voc", arch="fastnet_small", num_networks=2, epochs=2,
+                         batch_size=2, train_subset=None, test_subset=None, image_size=40,
+                         crop=32)
+    store = train_study(config, tmp_path / "voc", data_root=voc_root, progress=False)
+    assert store.multilabel and store.num_classes == 20
+    pred = store.read_predictions(1, "train", 2)
+    assert pred.dtype == bool and pred.shape == (3, 20)
+    # correctness is exact match of the label sets
+    exact = (pred == store.targets("train")).all(axis=1)
+    assert np.array_equal(store.correct("train", 2)[1], exact)
+    assert list(agreement_table(store, "test")["epoch"]) == [1, 2]
+    prob = store.read_true_prob(0, "test", 1)
+    assert ((prob >= 0) & (prob <= 1)).all()
+
+
+def test_kth_protocol_adam_onecycle_resize_and_crop(tmp_path, kth_root):
+    config = TrainConfig(dataset="kth", arch="fastnet_small", num_networks=2, epochs=2,
+                         batch_size=4, optimizer="adam", schedule="onecycle", lr=1e-4,
+                         weight_decay=1e-5, train_subset=None, test_subset=None,
+                         image_size=40, crop=36)
+    store = train_study(config, tmp_path / "kth", data_root=kth_root, progress=False)
+    assert store.num_examples("train") == 18 and store.num_examples("test") == 6
+    assert store.completed_epochs(0) == store.completed_epochs(1) == 2
+
+
+def test_random_crop_is_a_crop():
+    images = torch.arange(2 * 6 * 6 * 3, dtype=torch.int64).view(2, 6, 6, 3)
+    crops = random_crop(images, 4, torch.Generator().manual_seed(0))
+    assert crops.shape == (2, 4, 4, 3)
+    for image, crop in zip(images, crops, strict=True):
+        top, left = divmod(int((crop[0, 0, 0] - image[0, 0, 0]) // 3), 6)
+        assert torch.equal(crop, image[top:top + 4, left:left + 4])
