@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="random crop (train) / center crop (test) of this size")
     train.add_argument("--random-labels", action="store_true", default=None,
                        help="random-label ablation: one fixed relabelling of the train set")
+    train.add_argument("--stream", action="store_true", default=None,
+                       help="decode images per batch instead of holding the split in memory "
+                            "(needs --image-size; for ImageNet-sized datasets)")
     train.add_argument("--concurrent", action="store_true", default=None,
                        help="train the K networks at once (fastnet family; fastest on a GPU)")
     train.add_argument("--grid", type=Path,

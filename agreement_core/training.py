@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 from . import agreement
 from ._io import atomic_path
 from .data import get_dataset
+from .data.base import to_array
 from .errors import ConfigError
 from .models import MODELS, build_model
 from .records import RecordStore
@@ -59,7 +61,9 @@ class TrainConfig:
     or Adam's beta1, between 0.85 and 0.95). ``image_size`` resizes every image
     to a square of that side (None: keep the native size, which must be common
     to all images); ``crop`` takes a random crop of that side for training and
-    the center crop for evaluation.
+    the center crop for evaluation. ``stream`` decodes the images of every
+    batch on demand instead of holding the split in memory (ImageNet-sized
+    datasets; see :class:`StreamingImages`).
     """
 
     dataset: str = "cifar10"
@@ -85,6 +89,7 @@ class TrainConfig:
     seed: int = 0
     recording: str = "online"
     concurrent: bool = False
+    stream: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(self.betas))  # JSON gives a list
@@ -104,6 +109,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive size or None, got {value}")
         if self.crop and self.image_size and self.crop > self.image_size:
             raise ConfigError(f"crop {self.crop} is larger than image_size {self.image_size}")
+        if self.stream and not self.image_size:
+            raise ConfigError("stream=True needs image_size (streamed images are resized)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -111,7 +118,7 @@ class TrainConfig:
 
 #: Named configurations (``train --profile NAME``): the paper's protocols (STUDY.md, appendix
 #: A) and small CPU-sized studies. Pascal VOC and ImageNet resize to a 256 square (the paper:
-#: short side 256) and crop 224; every split is held in memory (on the device).
+#: short side 256) and crop 224; ImageNet streams its images, the others are held in memory.
 PROTOCOLS: dict[str, dict] = {
     "default": dict(dataset="cifar10", arch="fastnet_small", num_networks=5, epochs=10,
                     train_subset=500, test_subset=100),
@@ -135,7 +142,8 @@ PROTOCOLS: dict[str, dict] = {
                 image_size=256, crop=224, train_subset=None, test_subset=None),
     "imagenet": dict(dataset="imagenet", arch="densenet121", num_networks=5, epochs=100,
                      batch_size=128, lr=0.1, weight_decay=1e-5, schedule="step", step_size=30,
-                     gamma=0.1, image_size=256, crop=224, train_subset=None, test_subset=None),
+                     gamma=0.1, image_size=256, crop=224, train_subset=None, test_subset=None,
+                     stream=True),
 }
 
 
@@ -156,6 +164,37 @@ def load_split(config: TrainConfig, split: str, data_root=None, mirror=None):
 def random_labels(num_examples: int, num_classes: int, seed: int) -> np.ndarray:
     """The fixed random relabelling of the random-label ablation (uniform over classes)."""
     return np.random.default_rng(seed).integers(0, num_classes, size=num_examples)
+
+
+class StreamingImages:
+    """A split's images decoded on demand, indexed like the in-memory uint8 tensor.
+
+    For datasets too large to hold in memory (ImageNet: 1.28M images are 250 GB
+    at 256x256): ``images[idx]`` (a tensor of rows, or a slice) decodes those
+    rows with a thread pool, resizes them to ``size`` exactly as
+    ``dataset.load_array(size)`` does, and returns a uint8 (B, H, W, 3) tensor
+    on ``device``. Training, cropping and recording use it unchanged.
+    """
+
+    def __init__(self, dataset, size: tuple[int, int], device, threads: int = 8):
+        self.dataset, self.size, self.device = dataset, size, torch.device(device)
+        self.shape = (len(dataset), size[0], size[1], 3)
+        self._pool = ThreadPoolExecutor(threads)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, slice):
+            rows = range(*index.indices(len(self)))
+        else:
+            rows = torch.as_tensor(index).reshape(-1).tolist()
+        arrays = list(self._pool.map(self._decode, rows))
+        batch = np.stack(arrays) if arrays else np.zeros((0, *self.shape[1:]), np.uint8)
+        return torch.from_numpy(batch).to(self.device)
+
+    def _decode(self, row: int) -> np.ndarray:
+        return to_array(self.dataset.load_image(row), self.size)
 
 
 def to_float(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -272,9 +311,16 @@ def predict(model, images, mean, std, targets, batch_size=1024, crop=None):
     return torch.cat(preds), torch.cat(probs)
 
 
-def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of a uint8 (N, H, W, 3) tensor, shaped (1, 3, 1, 1)."""
-    x = images.float().div_(255)
+def channel_stats(images, max_images: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 (N, H, W, 3) images, shaped (1, 3, 1, 1).
+
+    Estimated from at most ``max_images`` evenly spaced images (all of them when
+    there are fewer), so that streamed and in-memory splits normalise alike.
+    """
+    n = len(images)
+    rows = torch.linspace(0, n - 1, min(n, max_images)).round().long() if n > max_images \
+        else slice(None)
+    x = images[rows].float().div_(255)
     return x.mean(dim=(0, 1, 2)).view(1, 3, 1, 1), x.std(dim=(0, 1, 2)).view(1, 3, 1, 1)
 
 
@@ -394,7 +440,10 @@ def train_study(config: TrainConfig, out: str | Path, *, data_root=None, mirror=
         return store
 
     def tensors(dataset, targets):
-        images = torch.from_numpy(dataset.load_array(size=size)).to(device)
+        if config.stream:
+            images = StreamingImages(dataset, size, device)
+        else:
+            images = torch.from_numpy(dataset.load_array(size=size)).to(device)
         return images, torch.as_tensor(targets, device=device)
 
     train, test = tensors(train_set, y_train), tensors(test_set, y_test)
