@@ -4,7 +4,7 @@ Commands:
   train   train K networks and record their predictions every epoch
   agree   per-epoch agreement table of a record store
   stats   image statistics of a dataset split
-  report  learning-dynamics table and correlations (not yet available)
+  report  learning-dynamics table and correlations
 """
 
 from __future__ import annotations
@@ -136,10 +136,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_options(stats)
 
-    report = commands.add_parser("report", help="learning-dynamics table and correlations "
-                                 "(not yet available)",
-                                 description="not yet available in this version.")
-    report.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    report = commands.add_parser(
+        "report", help="learning-dynamics table and correlations",
+        description="Write the learning-dynamics table (one row per example: agreed-from "
+                    "epoch, first-correct epoch per network, forgetting events, confidence, "
+                    "Hacohen and false-positive agreement, image statistics) and print a "
+                    "summary: agreement above the lower bound and the strongest Spearman "
+                    "correlations of the statistics with the agreed-from epoch.")
+    report.add_argument("store", type=Path, help="record store directory")
+    report.add_argument("--statistics-dir", type=Path, default=Path("results/statistics"),
+                        help="folder of <dataset>-<split>.parquet statistics tables "
+                             "(default: %(default)s; missing tables are skipped)")
+    report.add_argument("--dataset", help="dataset name of the tables (default: the store's)")
+    report.add_argument("--out", type=Path,
+                        help="table path, .parquet or .csv "
+                             "(default: <store>/learning_dynamics.parquet)")
+    report.add_argument("--top", type=int, default=5, help="correlations to print per split")
+    report.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    report.add_argument("--n-perm", type=int, default=1000, help="permutations")
     return parser
 
 
@@ -252,6 +266,21 @@ def run_stats(args) -> int:
     return 0
 
 
+def run_report(args) -> int:
+    from .records import RecordStore
+    from .report import learning_dynamics_table, statistics_tables, summarize, write_table
+
+    store = RecordStore.open(args.store)
+    dataset = args.dataset or store.config.get("dataset")
+    tables = statistics_tables(args.statistics_dir, dataset, store.splits) if dataset else {}
+    table = learning_dynamics_table(store, tables)
+    out = write_table(table, args.out or args.store / "learning_dynamics.parquet")
+    print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
+          f"{sorted(tables) or 'no split'} from {args.statistics_dir}")
+    print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
+    return 0
+
+
 def run_agree(args) -> int:
     from .records import RecordStore
 
@@ -261,10 +290,8 @@ def run_agree(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "agree": run_agree, "stats": run_stats}
-    if args.command not in handlers:
-        print(f"agreement {args.command}: not yet available in this version", file=sys.stderr)
-        return 2
+    handlers = {"train": run_train, "agree": run_agree, "stats": run_stats,
+                "report": run_report}
     try:
         return handlers[args.command](args)
     except AgreementError as error:

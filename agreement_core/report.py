@@ -1,0 +1,147 @@
+"""The learning-dynamics table: one row per example of a study, and its summary.
+
+:func:`learning_dynamics_table` joins, for every split of a record store, the
+per-example learning dynamics (:func:`agreement_core.agreement.example_dynamics_table`)
+with the example's image statistics and dataset factors (the tables of
+:func:`agreement_core.statistics.compute_statistics`). It is the table people
+take to curriculum learning and data pruning; its columns are documented in
+:data:`DYNAMICS_COLUMNS` and ``docs/dynamics_table.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ._io import atomic_path
+from .agreement import agreement_table, example_dynamics_table
+from .correlation import correlation_table
+from .errors import ConfigError
+from .records import RecordStore
+
+#: Column -> meaning; ``<k>`` stands for the network index 0..K-1.
+DYNAMICS_COLUMNS = {
+    "example_id": "the dataset's stable example id (per split)",
+    "split": "train or test",
+    "label": "the label the networks were trained and scored against (single-label; under "
+             "the random-label ablation the random label)",
+    "agreed_from_epoch": "first epoch from which all K networks stay correct to the last "
+                         "recorded epoch; -1 if not all are correct at the last epoch",
+    "first_correct_epoch_<k>": "first epoch network k is correct; -1 if never",
+    "forgetting_events_<k>": "epochs at which network k turns from correct to wrong",
+    "forgetting_events": "sum of forgetting events over the networks",
+    "hacohen_agreement_last": "largest fraction of networks predicting the same label, last "
+                              "epoch",
+    "fp_agreement_last": "all networks wrong with the same label at the last epoch",
+    "mean_true_prob": "mean over networks and epochs of the probability of the true label "
+                      "(when recorded)",
+    "std_true_prob": "standard deviation of the same (variability, when recorded)",
+    "<statistic>": "every image statistic and dataset factor of the statistics table",
+}
+
+
+def learning_dynamics_table(store: RecordStore,
+                            statistics: Mapping[str, pd.DataFrame] | None = None,
+                            splits=None) -> pd.DataFrame:
+    """One row per example of every split: learning dynamics and image statistics.
+
+    Parameters
+    ----------
+    store : RecordStore
+    statistics : mapping of split -> DataFrame, optional
+        Statistics tables keyed by ``example_id`` (e.g. read with
+        :func:`agreement_core.statistics.read_statistics`); joined by id.
+    splits : list of str, optional
+        Default: every split of the store.
+    """
+    statistics = dict(statistics or {})
+    frames = []
+    for split in splits or store.splits:
+        table = example_dynamics_table(store, split).rename(columns={"target": "label"})
+        table.insert(1, "split", split)
+        extra = statistics.get(split)
+        if extra is not None:
+            missing = ~table["example_id"].isin(extra["example_id"])
+            if missing.any():
+                raise ConfigError(f"the {split} statistics table lacks {int(missing.sum())} of "
+                                  f"the store's {len(table)} example ids")
+            extra = extra.drop(columns=[c for c in ("label", "labels", "split") if c in extra])
+            table = table.merge(extra, on="example_id", how="left")
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_table(table: pd.DataFrame, out: str | os.PathLike) -> Path:
+    """Write ``table`` atomically as parquet (``.parquet``) or CSV (``.csv``)."""
+    out = Path(out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise ConfigError(f"the table must end in .parquet or .csv, got {out}")
+    with atomic_path(out) as tmp:
+        if out.suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False)
+    return out
+
+
+def agreement_area(store: RecordStore, split: str) -> float:
+    """Area between the agreement curve and its lower bound: mean over epochs of TPa - Lba.
+
+    The blue area of the paper's figures, per epoch; 0 when agreement is no more
+    than the lower bound forces.
+    """
+    table = agreement_table(store, split)
+    return float((table["tpa"] - table["lower_bound"]).mean()) if len(table) else float("nan")
+
+
+def summarize(store: RecordStore, table: pd.DataFrame, *, top: int = 5, n_boot: int = 1000,
+              n_perm: int = 1000, seed: int = 0) -> str:
+    """A short text summary: agreement area per split and the strongest correlations."""
+    lines = []
+    for split in table["split"].unique():
+        rows = table[table["split"] == split]
+        never = float((rows["agreed_from_epoch"] < 0).mean())
+        lines.append(f"{split}: {len(rows)} examples, agreement above the lower bound "
+                     f"{agreement_area(store, split):.3f} (mean over epochs of TPa - Lba), "
+                     f"{never:.1%} never agreed upon")
+        dynamics_columns = {"example_id", "split", "label", "labels"} | {
+            c for c in rows.columns if c.startswith(("first_correct_epoch", "forgetting_events",
+                                                     "hacohen_agreement", "fp_agreement",
+                                                     "agreed_from", "mean_true_prob",
+                                                     "std_true_prob"))}
+        stats = [c for c in rows.columns if c not in dynamics_columns
+                 and pd.api.types.is_numeric_dtype(rows[c])]
+        if not stats:
+            lines.append("  (no statistics joined: pass statistics tables for correlations)")
+            continue
+        correlations = correlation_table(rows, rows[["example_id", *stats]], stats,
+                                         num_epochs=store.num_epochs, label_column="label",
+                                         n_boot=n_boot, n_perm=n_perm, seed=seed)
+        correlations = correlations.reindex(
+            correlations["rho"].abs().sort_values(ascending=False).index)
+        lines.append("  strongest Spearman correlations with the agreed-from epoch "
+                     f"(never agreed = last; {int(100 * 0.95)}% bootstrap CI, permutation p):")
+        for row in correlations.head(top).itertuples():
+            lines.append(f"    {row.statistic:<22}{row.scope:<13} rho {row.rho:+.3f} "
+                         f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p {row.p_value:.3g}  "
+                         f"n {row.n}")
+    return "\n".join(lines)
+
+
+def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dict:
+    """Read ``<directory>/<dataset>-<split>.parquet`` for each split that has one."""
+    from .statistics import read_statistics
+
+    found = {}
+    for split in splits:
+        path = Path(directory) / f"{dataset}-{split}.parquet"
+        if path.is_file():
+            found[split] = read_statistics(path)[0]
+    return found
+
+
+__all__ = ["DYNAMICS_COLUMNS", "agreement_area", "learning_dynamics_table", "statistics_tables",
+           "summarize", "write_table"]
