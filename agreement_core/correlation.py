@@ -458,8 +458,9 @@ class _Group:
         self.ty = _tie_groups(y)
         rx = _average_ranks(self.tx)
         ry = _average_ranks(self.ty)
-        self.cx = rx - rx.mean()
-        self.cy = ry - ry.mean()
+        # An empty group (every pair dropped) has no mean; it is unusable below.
+        self.cx = rx - rx.mean() if self.n else rx
+        self.cy = ry - ry.mean() if self.n else ry
         self.norm = float(np.sqrt(np.dot(self.cx, self.cx) * np.dot(self.cy, self.cy)))
         # Fewer than 3 examples or a constant variable: no usable correlation.
         self.usable = self.n >= 3 and self.norm > 0

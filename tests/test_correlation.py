@@ -352,3 +352,12 @@ def test_correlation_table_without_labels_and_errors():
         correlation_table(dynamics, statistics, num_epochs=2)
     with pytest.raises(TypeError, match="DataFrame"):
         correlation_table(dynamics.to_dict(), statistics, num_epochs=3)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_group_with_no_complete_pair_is_skipped_quietly():
+    x = np.array([1.0, 2.0, 3.0, 4.0, np.nan, np.nan])
+    y = np.array([1.0, 3.0, 2.0, 4.0, 5.0, 6.0])
+    groups = np.array([0, 0, 0, 0, 1, 1])  # group 1 has no complete (x, y) pair
+    result = spearman_test(x, y, groups=groups, n_boot=50, n_perm=50)
+    assert result["n_groups"] == 1 and result["rho"] == pytest.approx(0.8)
