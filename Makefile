@@ -23,8 +23,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The default study: train, image statistics of the same examples, learning-dynamics report.
 study: install
 	$(BIN)/python -m agreement_core train --profile default --out runs/default
+	$(BIN)/python -m agreement_core stats cifar10 --subset 500 --out-dir runs/statistics
+	$(BIN)/python -m agreement_core report runs/default --statistics-dir runs/statistics
 
 lint: install
 	$(BIN)/ruff check .
