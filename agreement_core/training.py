@@ -392,12 +392,14 @@ def record_epoch(store: RecordStore, k: int, epoch: int, recorded: dict) -> None
 def epoch_summary_line(store: RecordStore, k: int, epoch: int, loss: float) -> str:
     """One line per epoch: loss, train and test accuracy, test TPa of the networks so far."""
     accuracy = {split: _correct(store, k, split, epoch).mean() for split in ("train", "test")}
+    line = (f"net {k} epoch {epoch:3d}/{store.num_epochs}  loss {loss:.3f}  "
+            f"train {accuracy['train']:6.1%}  test {accuracy['test']:6.1%}")
     done = [j for j in range(k + 1) if store.has_epoch(j, "test", epoch)]
-    tpa = agreement.true_positive_agreement(
-        np.stack([_correct(store, j, "test", epoch) for j in done]))
-    return (f"net {k} epoch {epoch:3d}/{store.num_epochs}  loss {loss:.3f}  "
-            f"train {accuracy['train']:6.1%}  test {accuracy['test']:6.1%}  "
-            f"test TPa(nets {','.join(map(str, done))}) {tpa:6.1%}")
+    if len(done) > 1:  # one network agrees with itself: TPa would be a trivial 100%
+        tpa = agreement.true_positive_agreement(
+            np.stack([_correct(store, j, "test", epoch) for j in done]))
+        line += f"  test TPa(nets {','.join(map(str, done))}) {tpa:6.1%}"
+    return line
 
 
 def _correct(store: RecordStore, k: int, split: str, epoch: int) -> np.ndarray:
