@@ -27,7 +27,8 @@ $(VENV)/.installed: pyproject.toml
 study: install
 	$(BIN)/python -m agreement_core train --profile default --out runs/default
 	$(BIN)/python -m agreement_core stats cifar10 --subset 500 --out-dir runs/statistics
-	$(BIN)/python -m agreement_core report runs/default --statistics-dir runs/statistics
+	$(BIN)/python -m agreement_core report runs/default --statistics-dir runs/statistics \
+		--figure runs/default/agreement.png
 
 lint: install
 	$(BIN)/ruff check .

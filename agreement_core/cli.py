@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path,
                         help="table path, .parquet or .csv "
                              "(default: <store>/learning_dynamics.parquet)")
+    report.add_argument("--figure", type=Path,
+                        help="also draw the agreement figure (one panel per split) to this "
+                             "image file (.png, .svg, .pdf)")
+    report.add_argument("--figure-statistic", default="entropy",
+                        help="statistic overlaid in orange on the figure (default: %(default)s)")
     report.add_argument("--top", type=int, default=5, help="correlations to print per split")
     report.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     report.add_argument("--n-perm", type=int, default=1000, help="permutations")
@@ -278,7 +283,33 @@ def run_report(args) -> int:
     print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
           f"{sorted(tables) or 'no split'} from {args.statistics_dir}")
     print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
+    if args.figure is not None:
+        save_agreement_figure(store, tables, args.figure_statistic, args.figure)
     return 0
+
+
+def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> None:
+    """The agreement figure of a study, titled with what it was computed from."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ._io import atomic_path
+    from .plots import agreement_figure
+
+    config = store.config
+    title = (f"{config.get('dataset')} (subset {config.get('train_subset')}/"
+             f"{config.get('test_subset')} per class), {store.num_networks} x "
+             f"{config.get('arch')}, {store.num_epochs} epochs, {config.get('recording')} "
+             f"recording")
+    if any(t.attrs.get("source") == "mirror-jpeg" for t in tables.values()):
+        title += "\nCIFAR-10 JPEG mirror: re-encoded images, train set shifted by one pixel"
+    if not any(statistic in t.columns for t in tables.values()):
+        statistic = None
+    figure = agreement_figure(store, statistics=tables, statistic=statistic, title=title)
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png")
+    overlay = f" (orange: mean {statistic} of the agreed examples)" if statistic else ""
+    print(f"wrote {out}{overlay}")
 
 
 def run_agree(args) -> int:

@@ -139,7 +139,9 @@ def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dic
     for split in splits:
         path = Path(directory) / f"{dataset}-{split}.parquet"
         if path.is_file():
-            found[split] = read_statistics(path)[0]
+            table, meta = read_statistics(path)
+            table.attrs["source"] = meta.get("source")  # e.g. "mirror-jpeg", for captions
+            found[split] = table
     return found
 
 

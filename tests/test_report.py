@@ -85,3 +85,13 @@ def test_report_command_writes_the_table_and_finds_the_planted_correlation(plant
     rho, low, high = map(float, re.search(
         r"rho ([+-][\d.]+) \[([+-][\d.]+), ([+-][\d.]+)\]", line).groups())
     assert rho > 0.5 and low > 0
+
+
+def test_report_draws_the_agreement_figure(planted, tmp_path, capsys):
+    store, _, stats_dir = planted
+    figure = tmp_path / "agreement.png"
+    assert main(["report", str(store.path), "--statistics-dir", str(stats_dir), "--out",
+                 str(tmp_path / "t.parquet"), "--n-boot", "50", "--n-perm", "50",
+                 "--figure", str(figure), "--figure-statistic", "clutter"]) == 0
+    assert figure.stat().st_size > 10_000
+    assert "orange: mean clutter of the agreed examples" in capsys.readouterr().out
