@@ -28,6 +28,7 @@ import os
 import platform
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -129,6 +130,7 @@ class RecordStore:
         self._targets: dict[str, np.ndarray] = {}
         self._packed_targets: dict[str, np.ndarray] = {}
         self._example_ids: dict[str, np.ndarray] = {}
+        self._readers: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ creation / opening
     @classmethod
@@ -477,7 +479,11 @@ class RecordStore:
 
     def _epoch_record(self, split: str, epoch: int) -> EpochRecord:
         keys = ("pred", "true_prob") if self.with_true_prob else ("pred",)
-        files = [self._read(k, split, epoch, *keys) for k in range(self.num_networks)]
+        # zlib releases the GIL: the K files of an epoch decompress in parallel.
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(min(self.num_networks, os.cpu_count() or 1))
+        files = list(self._readers.map(lambda k: self._read(k, split, epoch, *keys),
+                                       range(self.num_networks)))
         packed = np.stack([f["pred"] for f in files])
         true_prob = np.stack([f["true_prob"] for f in files]) if self.with_true_prob else None
         self._load_targets(split)
@@ -500,7 +506,7 @@ class RecordStore:
 
     def iter_epochs(self, split: str, epochs: Iterable[int] | None = None
                     ) -> Iterator[EpochRecord]:
-        """Yield an :class:`EpochRecord` per epoch, one epoch in memory at a time.
+        """Yield an :class:`EpochRecord` per epoch, streaming: at most two epochs in memory.
 
         Parameters
         ----------
@@ -511,5 +517,12 @@ class RecordStore:
         self._check_split_name(split)
         if epochs is None:
             epochs = range(1, self.available_epochs(split) + 1)
-        for epoch in epochs:
-            yield self._epoch_record(split, int(epoch))
+        epochs = [int(epoch) for epoch in epochs]
+        # Read epoch t + 1 while the caller works on epoch t (two epochs in memory at most).
+        with ThreadPoolExecutor(1) as prefetch:
+            pending = prefetch.submit(self._epoch_record, split, epochs[0]) if epochs else None
+            for i in range(len(epochs)):
+                record = pending.result()
+                if i + 1 < len(epochs):
+                    pending = prefetch.submit(self._epoch_record, split, epochs[i + 1])
+                yield record
