@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
 
 
 def _umask() -> int:
@@ -78,3 +83,22 @@ def save_npz(path: str | os.PathLike, compress: bool = True, **arrays: np.ndarra
     saver = np.savez_compressed if compress else np.savez
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         saver(fh, **arrays)
+
+
+def check_table_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it names a table format we write (.csv, .parquet), else an error."""
+    path = Path(path)
+    if path.suffix not in TABLE_SUFFIXES:
+        raise ConfigError(f"a table path must end in .csv or .parquet, got {path}")
+    return path
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``table`` atomically as parquet or CSV, chosen by the extension of ``path``."""
+    path = check_table_path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False)
+    return path

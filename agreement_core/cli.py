@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from ._io import check_table_path, write_table
 from .errors import AgreementError, ConfigError
 from .training import PROTOCOLS
 
@@ -210,8 +211,8 @@ def run_train(args) -> int:
 def print_agreement(store, split: str, out: Path | None) -> None:
     from .agreement import agreement_table
 
-    if out is not None and out.suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"--out must end in .csv or .parquet, got {out}")
+    if out is not None:
+        check_table_path(out)  # before the work, not after it
     splits = store.splits if split == "all" else [split]
     unknown = [s for s in splits if s not in store.splits]
     if unknown:
@@ -226,14 +227,7 @@ def print_agreement(store, split: str, out: Path | None) -> None:
                            "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
     if out is not None:
-        from ._io import atomic_path
-
-        with atomic_path(out) as tmp:
-            if out.suffix == ".parquet":
-                table.to_parquet(tmp, index=False)
-            else:
-                table.to_csv(tmp, index=False)
-        print(f"wrote {out}")
+        print(f"wrote {write_table(table, out)}")
 
 
 def parse_downsample(value: str, dataset: str) -> int | None:
@@ -273,7 +267,7 @@ def run_stats(args) -> int:
 
 def run_report(args) -> int:
     from .records import RecordStore
-    from .report import learning_dynamics_table, statistics_tables, summarize, write_table
+    from .report import learning_dynamics_table, statistics_tables, summarize
 
     store = RecordStore.open(args.store)
     dataset = args.dataset or store.config.get("dataset")

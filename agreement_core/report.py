@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import atomic_path
 from .agreement import agreement_table, example_dynamics_table
 from .correlation import correlation_table
 from .errors import ConfigError
@@ -72,19 +71,6 @@ def learning_dynamics_table(store: RecordStore,
             table = table.merge(extra, on="example_id", how="left")
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
-
-
-def write_table(table: pd.DataFrame, out: str | os.PathLike) -> Path:
-    """Write ``table`` atomically as parquet (``.parquet``) or CSV (``.csv``)."""
-    out = Path(out)
-    if out.suffix not in (".parquet", ".csv"):
-        raise ConfigError(f"the table must end in .parquet or .csv, got {out}")
-    with atomic_path(out) as tmp:
-        if out.suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False)
-    return out
 
 
 def agreement_area(store: RecordStore, split: str) -> float:
@@ -146,4 +132,4 @@ def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dic
 
 
 __all__ = ["DYNAMICS_COLUMNS", "agreement_area", "learning_dynamics_table", "statistics_tables",
-           "summarize", "write_table"]
+           "summarize"]
