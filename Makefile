@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PROFILE ?= default
 
 # Datasets: extracted/downloaded under ./data; the offline mirror is used when
 # ../shared/datasets exists (override with AGREEMENT_MIRROR=/path).
@@ -13,28 +14,39 @@ ifneq ($(wildcard ../shared/datasets),)
 export AGREEMENT_MIRROR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: study test lint install clean
+.PHONY: study book test lint install browser clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,book]'
 	touch $@
 
-# The default study: train, image statistics of the same examples, learning-dynamics report.
+# The whole study: data, training of what has no results yet, statistics, learning-dynamics
+# tables, curriculum, every notebook through papermill, and the Jupyter Book (book/_build/html).
 study: install
-	$(BIN)/python -m agreement_core train --profile default --out runs/default
-	$(BIN)/python -m agreement_core stats cifar10 --subset 500 --out-dir runs/statistics
-	$(BIN)/python -m agreement_core report runs/default --statistics-dir runs/statistics \
-		--figure runs/default/agreement.png
+	$(BIN)/python -m agreement_core build --profile $(PROFILE)
+
+# The book from the results in results/ as they are (no training).
+book: install
+	$(BIN)/python -m agreement_core build --profile $(PROFILE) --no-train
+
+# Debian's Chromium for the browser test (Playwright's own browser download does not work
+# offline); installed only when missing and apt-get is usable.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      >/dev/null; \
+	  else echo "chromium not found: install Debian's chromium or set AGREEMENT_CHROMIUM"; fi; }
 
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/notebooks

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DynamicsAccumulator",
     "agreement_table",
+    "combined_agreement_table",
     "epoch_summary",
     "exact_match",
+    "independent_agreement",
     "example_dynamics",
     "example_dynamics_table",
     "false_positive_agreement",
@@ -148,6 +150,27 @@ def lower_bound(accuracies) -> float:
     if not np.all((acc >= 0) & (acc <= 1)):
         raise ValueError("accuracies must lie in [0, 1]")
     return float(1.0 - min(float(np.sum(1.0 - acc)), 1.0))
+
+
+def independent_agreement(accuracies) -> float:
+    r"""TPa that K networks with these accuracies would reach if their errors were independent.
+
+    .. math::
+
+        TPa_{ind} = \frac{\prod_k acc_k}{1 - \prod_k (1 - acc_k)}
+
+    (all right, over at least one right; 0 when no network can be right). A reference
+    between the lower bound (the least agreement the accuracies allow) and 1: agreement
+    above it means the networks are right on the *same* examples more often than chance.
+
+    Parameters
+    ----------
+    accuracies : (K,) array of float in [0, 1]
+    """
+    acc = np.asarray(accuracies, dtype=np.float64)
+    lower_bound(acc)  # validates
+    any_right = 1.0 - float(np.prod(1.0 - acc))
+    return float(np.prod(acc)) / any_right if any_right > 0 else 0.0
 
 
 def exact_match(predictions, targets) -> np.ndarray:
@@ -304,6 +327,33 @@ def agreement_table(store: RecordStore, split: str, epochs=None) -> pd.DataFrame
     """
     rows = [{"epoch": rec.epoch, **epoch_summary(rec.predictions, rec.correct)}
             for rec in store.iter_epochs(split, epochs)]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def combined_agreement_table(stores, split: str, network: int = 0) -> pd.DataFrame:
+    """Agreement of one network taken from each of several stores (e.g. one per architecture).
+
+    The stores must hold the same examples with the same targets for ``split``;
+    epochs run to the shortest store. Returns the columns of :func:`agreement_table`.
+    """
+    stores = list(stores)
+    if len(stores) < 2:
+        raise ValueError("combined agreement needs at least two stores")
+    first = stores[0]
+    for store in stores[1:]:
+        if not (np.array_equal(store.example_ids(split), first.example_ids(split))
+                and np.array_equal(store.targets(split), first.targets(split))):
+            raise ValueError(f"{store.path} holds other {split} examples or targets than "
+                             f"{first.path}")
+        if not 0 <= network < store.num_networks:
+            raise ValueError(f"network {network} not in {store.path}")
+    epochs = min(store.available_epochs(split) for store in stores)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        pred = np.stack([store.read_predictions(network, split, epoch) for store in stores])
+        target = first.targets(split)
+        correct = (pred == target).all(axis=-1) if first.multilabel else pred == target
+        rows.append({"epoch": epoch, **epoch_summary(pred, correct)})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 

@@ -5,6 +5,7 @@ Commands:
   agree   per-epoch agreement table of a record store
   stats   image statistics of a dataset split
   report  learning-dynamics table and correlations
+  build   the whole study: data, training, statistics, notebooks and the book
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from . import __version__
 from ._io import check_table_path, write_table
 from .errors import AgreementError, ConfigError
+from .study import PROFILES
 from .training import PROTOCOLS
 
 
@@ -136,6 +138,31 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--device", help="torch device for entropy, DCT and Sobel (e.g. cuda)")
     stats.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_options(stats)
+
+    build = commands.add_parser(
+        "build", help="the whole study: data, training, statistics, notebooks, the book",
+        description="Run the study's pipeline for a profile: open the datasets, train the "
+                    "studies without finished results, compute image statistics and "
+                    "learning-dynamics tables, execute every notebook with papermill and build "
+                    "the Jupyter Book (book/_build/html). Resumable; finished work is kept.")
+    build.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                       help="default: sized for a 2-core CPU; paper: the paper's protocols "
+                            "(default: %(default)s)")
+    build.add_argument("--results-dir", type=Path,
+                       help="results root (default: $AGREEMENT_RESULTS or the repository's "
+                            "results/)")
+    build.add_argument("--no-train", dest="train", action="store_false",
+                       help="use the results as they are: no training, statistics or tables")
+    build.add_argument("--retrain", action="store_true",
+                       help="train every study of the profile again from scratch")
+    build.add_argument("--notebook", action="append", dest="notebooks",
+                       help="execute only this notebook (repeatable; name without .ipynb)")
+    build.add_argument("--no-notebooks", dest="run_notebooks", action="store_false",
+                       help="stop after the results (no notebooks, no book)")
+    build.add_argument("--no-book", dest="book", action="store_false",
+                       help="execute the notebooks but do not build the book")
+    build.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_data_options(build)
 
     report = commands.add_parser(
         "report", help="learning-dynamics table and correlations",
@@ -287,16 +314,14 @@ def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> Non
     import matplotlib
 
     matplotlib.use("Agg")
+    import textwrap
+
     from ._io import atomic_path
     from .plots import agreement_figure
+    from .study import study_caption
 
-    config = store.config
-    title = (f"{config.get('dataset')} (subset {config.get('train_subset')}/"
-             f"{config.get('test_subset')} per class), {store.num_networks} x "
-             f"{config.get('arch')}, {store.num_epochs} epochs, {config.get('recording')} "
-             f"recording")
-    if any(t.attrs.get("source") == "mirror-jpeg" for t in tables.values()):
-        title += "\nCIFAR-10 JPEG mirror: re-encoded images, train set shifted by one pixel"
+    source = next((t.attrs["source"] for t in tables.values() if t.attrs.get("source")), None)
+    title = textwrap.fill(study_caption(store, source), 150)
     if not any(statistic in t.columns for t in tables.values()):
         statistic = None
     figure = agreement_figure(store, statistics=tables, statistic=statistic, title=title)
@@ -304,6 +329,16 @@ def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> Non
         figure.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png")
     overlay = f" (orange: mean {statistic} of the agreed examples)" if statistic else ""
     print(f"wrote {out}{overlay}")
+
+
+def run_build(args) -> int:
+    from .pipeline import build
+
+    build(args.profile, results_dir=args.results_dir, data_root=args.data_root,
+          mirror=args.mirror, train=args.train, retrain=args.retrain,
+          notebooks=args.notebooks, execute=args.run_notebooks,
+          book=args.book and args.run_notebooks, progress=not args.no_progress)
+    return 0
 
 
 def run_agree(args) -> int:
@@ -316,7 +351,7 @@ def run_agree(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "agree": run_agree, "stats": run_stats,
-                "report": run_report}
+                "report": run_report, "build": run_build}
     try:
         return handlers[args.command](args)
     except AgreementError as error:

@@ -7,12 +7,14 @@ style serves the whole study (matplotlib, the Agg backend works headless).
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .agreement import agreement_table
 from .correlation import agreement_curves
 
-AGREEMENT_COLOR, ACCURACY_COLOR, STATISTIC_COLOR = "tab:blue", "tab:red", "tab:orange"
+# Matplotlib's tab10 blue, red and orange, as hex so that Plotly accepts them too.
+AGREEMENT_COLOR, ACCURACY_COLOR, STATISTIC_COLOR = "#1f77b4", "#d62728", "#ff7f0e"
 
 
 def plot_agreement(table: pd.DataFrame, ax=None, *, title: str | None = None):
@@ -88,3 +90,193 @@ def agreement_figure(store, *, splits=None, statistics: dict | None = None,
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _grid(n: int, ncols: int, size=(4.2, 3.3)):
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def agreement_panels(tables: dict, *, ncols: int = 4, suptitle: str | None = None):
+    """One agreement panel per entry of ``tables`` (title -> agreement table): ablations."""
+    if not tables:
+        raise ValueError("no agreement tables to plot")
+    fig, axes = _grid(len(tables), ncols)
+    for ax, (title, table) in zip(axes, tables.items(), strict=True):
+        plot_agreement(table, ax, title=title)
+    axes[0].legend(loc="upper left", fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def statistic_panels(store, split: str, statistics: pd.DataFrame, columns, *, ncols: int = 3,
+                     suptitle: str | None = None, **curve_kwargs):
+    """The paper's statistics figure: one agreement panel per statistic with its orange curve.
+
+    ``statistics`` is keyed by ``example_id``; ``curve_kwargs`` go to
+    :func:`~agreement_core.correlation.agreement_curves`.
+    """
+    columns = [c for c in columns if c in statistics.columns]
+    if not columns:
+        raise ValueError("none of the requested statistics is in the table")
+    table = agreement_table(store, split)
+    curves = agreement_curves(store, split, statistics, columns, **curve_kwargs)
+    fig, axes = _grid(len(columns), ncols)
+    for ax, column in zip(axes, columns, strict=True):
+        plot_agreement(table, ax, title=f"{split} set: {column}")
+        if len(curves) and curves[column].notna().any():
+            plot_statistic(curves, column, ax)
+    axes[0].legend(loc="upper left", fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def categorical_panels(shares: dict, *, ncols: int = 3, suptitle: str | None = None):
+    """Share of each value's examples that are agreed upon, per epoch (KTH illumination, pose).
+
+    ``shares`` maps a factor name to
+    :func:`~agreement_core.correlation.categorical_agreement_shares`.
+    """
+    fig, axes = _grid(len(shares), ncols)
+    for ax, (factor, table) in zip(axes, shares.items(), strict=True):
+        for value, rows in table.groupby("value", sort=False):
+            ax.plot(rows["epoch"], rows["share"], marker="o", markersize=3, label=str(value))
+        ax.set(xlabel="epoch", ylabel="share agreed upon", ylim=(0, 1), title=factor)
+        ax.legend(fontsize=7, title=factor, title_fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def statistic_histograms(tables: dict, columns, *, bins: int = 40, suptitle: str | None = None):
+    """Histograms of every statistic, one row per table (name -> statistics table): Figs. 12-15."""
+    names = list(tables)
+    columns = [c for c in columns if any(c in tables[n].columns for n in names)]
+    fig, axes = plt.subplots(len(names), len(columns), figsize=(3.1 * len(columns),
+                                                                2.5 * len(names)),
+                             squeeze=False)
+    for r, name in enumerate(names):
+        for c, column in enumerate(columns):
+            ax = axes[r][c]
+            values = tables[name][column] if column in tables[name] else pd.Series(dtype=float)
+            values = pd.to_numeric(values, errors="coerce").dropna()
+            if len(values):
+                ax.hist(values, bins=bins, color=STATISTIC_COLOR, alpha=0.8)
+                ax.axvline(values.mean(), color="black", linewidth=1)
+            ax.set_title(f"{name}: {column}" + ("" if len(values) else " (none)"), fontsize=8)
+            ax.tick_params(labelsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def statistic_maps_figure(images: dict, *, suptitle: str | None = None):
+    """Figs. 3, 10, 11: each image (title -> uint8 RGB) with segments, entropy, edges, DCT."""
+    from skimage.color import label2rgb
+
+    from .statistics.maps import statistic_maps
+
+    columns = ["image", "segments", "windowed entropy", "Sobel magnitude",
+               "DCT log|c| (kept: bright)"]
+    fig, axes = plt.subplots(len(images), len(columns), figsize=(2.6 * len(columns),
+                                                                 2.6 * len(images)),
+                             squeeze=False)
+    for r, (title, image) in enumerate(images.items()):
+        maps = statistic_maps(image)
+        panels = [image, label2rgb(maps["segments"], image, kind="avg"), maps["entropy"],
+                  maps["sobel"], maps["dct"]]
+        for c, panel in enumerate(panels):
+            ax = axes[r][c]
+            if c == 4:
+                ax.imshow(panel, cmap="gray", alpha=0.35)
+                ax.imshow(maps["dct_kept"], cmap="Oranges", alpha=maps["dct_kept"] * 0.8)
+            else:
+                ax.imshow(panel, cmap=None if c < 2 else "magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(columns[c] if r == 0 else "", fontsize=8)
+        axes[r][0].set_ylabel(title, fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def correlation_forest(table: pd.DataFrame, ax=None, *, title: str | None = None):
+    """Spearman rho with its bootstrap interval per statistic and scope (a forest plot).
+
+    ``table`` is :func:`~agreement_core.correlation.correlation_table` (optionally with a
+    ``split`` column). Negative rho: examples with a higher statistic are agreed on earlier.
+    """
+    rows = table.reset_index(drop=True)
+    labels = [" / ".join(str(r[c]) for c in ("split", "statistic", "scope") if c in rows)
+              for _, r in rows.iterrows()]
+    ax = ax if ax is not None else plt.subplots(figsize=(6.5, 0.32 * len(rows) + 1))[1]
+    y = np.arange(len(rows))[::-1]
+    for scope, color in (("all", AGREEMENT_COLOR), ("within_class", STATISTIC_COLOR)):
+        mask = (rows["scope"] == scope).to_numpy()
+        part = rows[mask]
+        ax.errorbar(part["rho"], y[mask], xerr=[part["rho"] - part["ci_low"],
+                                                part["ci_high"] - part["rho"]],
+                    fmt="o", markersize=4, color=color, capsize=2, label=scope)
+    ax.axvline(0, color="gray", linewidth=0.8)
+    ax.set_yticks(list(y), labels, fontsize=7)
+    ax.set_xlabel("Spearman rho with the agreed-from epoch (95% bootstrap CI)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def metric_comparison(tables: dict, metrics, *, suptitle: str | None = None):
+    """One panel per metric (column of agreement tables), one line per table (label -> table).
+
+    Serves online vs eval recording and false-positive agreement across studies.
+    """
+    fig, axes = _grid(len(metrics), len(metrics), size=(4.4, 3.2))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for label, table in tables.items():
+            ax.plot(table["epoch"], table[metric], marker="o", markersize=3, label=label)
+        ax.set(xlabel="epoch", title=metric.replace("_", " "))
+    axes[0].legend(fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def curriculum_curves(curves: pd.DataFrame, *, suptitle: str | None = None):
+    """Mean test accuracy (± std over networks) against training progress, one line per mode."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for mode, rows in curves.groupby("mode", sort=False):
+        rows = rows.assign(progress=rows["step"] / rows["total_steps"])
+        stats = rows.groupby("progress")["test_accuracy"].agg(["mean", "std"]).reset_index()
+        ax.plot(stats["progress"], stats["mean"], marker="o", markersize=3, label=mode)
+        ax.fill_between(stats["progress"], stats["mean"] - stats["std"].fillna(0),
+                        stats["mean"] + stats["std"].fillna(0), alpha=0.15)
+    ax.set(xlabel="fraction of the training budget", ylabel="test accuracy")
+    ax.legend(fontsize=8)
+    if suptitle:
+        ax.set_title(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show(fig, caption: str | None = None) -> None:
+    """Display a figure in a notebook, close it, and print its caption below it (Markdown)."""
+    from IPython.display import Markdown, display
+
+    display(fig)
+    plt.close(fig)
+    if caption:
+        display(Markdown(f"*{caption}*"))

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .agreement import agreement_table, example_dynamics_table
@@ -117,6 +118,26 @@ def summarize(store: RecordStore, table: pd.DataFrame, *, top: int = 5, n_boot: 
     return "\n".join(lines)
 
 
+def easy_and_hard_examples(store: RecordStore, split: str) -> dict[str, int]:
+    """Rows of an easy and a hard example of ``split``, for showing statistics on them.
+
+    Easy: agreed upon earliest (smallest agreed-from epoch), ties broken by the
+    highest mean true-class probability (or the first row). Hard: never agreed
+    upon and, among those, the lowest mean true-class probability (or, when every
+    example is agreed upon, the one agreed upon last).
+    """
+    table = example_dynamics_table(store, split)
+    agreed = table["agreed_from_epoch"].to_numpy()
+    confidence = (table["mean_true_prob"].to_numpy() if "mean_true_prob" in table
+                  else np.zeros(len(table)))
+    late = np.where(agreed < 0, store.num_epochs + 1, agreed)
+    easy = int(np.lexsort((-confidence, late))[0])
+    hard = int(np.lexsort((confidence, -late))[0])
+    return {f"easy: agreed from epoch {late[easy]}": easy,
+            "hard: " + ("never agreed" if agreed[hard] < 0 else
+                        f"agreed from epoch {late[hard]}"): hard}
+
+
 def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dict:
     """Read ``<directory>/<dataset>-<split>.parquet`` for each split that has one."""
     from .statistics import read_statistics
@@ -131,5 +152,5 @@ def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dic
     return found
 
 
-__all__ = ["DYNAMICS_COLUMNS", "agreement_area", "learning_dynamics_table", "statistics_tables",
-           "summarize"]
+__all__ = ["DYNAMICS_COLUMNS", "agreement_area", "easy_and_hard_examples",
+           "learning_dynamics_table", "statistics_tables", "summarize"]

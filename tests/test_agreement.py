@@ -250,3 +250,18 @@ def test_hacohen_range_property(pred):
     k = pred.shape[0]
     h = hacohen_agreement(pred)
     assert np.all(h >= 1 / k - 1e-12) and np.all(h <= 1.0)
+
+
+def test_independent_agreement():
+    from agreement_core.agreement import independent_agreement
+
+    assert independent_agreement([1.0, 1.0]) == 1.0
+    assert independent_agreement([0.0, 0.0]) == 0.0
+    assert independent_agreement([0.5, 0.5]) == pytest.approx(0.25 / 0.75)
+    rng = np.random.default_rng(0)  # simulated independent networks agree as predicted
+    acc = np.array([0.7, 0.6, 0.8])
+    correct = rng.random((3, 200_000)) < acc[:, None]
+    assert true_positive_agreement(correct) == pytest.approx(independent_agreement(acc),
+                                                             abs=0.005)
+    with pytest.raises(ValueError):
+        independent_agreement([1.5])

@@ -50,3 +50,42 @@ def test_figure_with_statistic_overlay_saves_a_png(store, tmp_path):
     out = tmp_path / "figure.png"
     fig.savefig(out, dpi=60)
     assert out.stat().st_size > 5000
+
+
+def test_shared_figure_functions_draw_one_panel_per_item(store):
+    from agreement_core import plots
+    from agreement_core.correlation import categorical_agreement_shares
+
+    s, stats = store
+    table = agreement_table(s, "train")
+    fig = plots.agreement_panels({"a": table, "b": table, "c": table}, ncols=2)
+    assert sum(ax.get_visible() for ax in fig.axes) == 3
+    stats = stats.assign(other=-stats["clutter"], kind=np.where(stats["clutter"] > 4, "x", "y"))
+    fig = plots.statistic_panels(s, "train", stats, ["clutter", "other", "missing"], min_epoch=1)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["train set: clutter", "train set: other"]
+    shares = {"kind": categorical_agreement_shares(s, "train", stats, "kind", min_epoch=1)}
+    fig = plots.categorical_panels(shares)
+    assert len(fig.axes[0].get_lines()) == 2  # one line per value
+    fig = plots.statistic_histograms({"train": stats}, ["clutter", "other", "absent"])
+    assert len(fig.axes) == 2
+    fig = plots.metric_comparison({"a": table, "b": table}, ["tpa", "fp_agreement"])
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    with pytest.raises(ValueError, match="no agreement tables"):
+        plots.agreement_panels({})
+
+
+def test_correlation_forest_and_curriculum_curves():
+    from agreement_core import plots
+
+    table = pd.DataFrame({"statistic": ["a", "a"], "scope": ["all", "within_class"],
+                          "rho": [-0.2, 0.1], "ci_low": [-0.3, 0.0], "ci_high": [-0.1, 0.2]})
+    ax = plots.correlation_forest(table)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a / all", "a / within_class"]
+    curves = pd.DataFrame({"mode": ["m"] * 4 + ["n"] * 4, "network": [0, 0, 1, 1] * 2,
+                           "step": [0, 10] * 4, "total_steps": 10,
+                           "test_accuracy": [0.1, 0.5, 0.1, 0.7, 0.1, 0.3, 0.1, 0.3]})
+    fig = plots.curriculum_curves(curves)
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["m", "n"]
+    assert np.allclose(lines[0].get_ydata(), [0.1, 0.6])

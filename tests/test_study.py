@@ -1,0 +1,190 @@
+"""Profiles, where results live, how notebooks find them, and the notebooks themselves."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+from agreement_core.agreement import agreement_table, combined_agreement_table
+from agreement_core.errors import ConfigError
+from agreement_core.records import RecordStore
+from agreement_core.report import easy_and_hard_examples
+from agreement_core.study import (
+    PROFILES,
+    DatasetUnavailable,
+    StudyMissing,
+    get_profile,
+    is_complete,
+    load_study,
+    open_study,
+    require_dataset,
+    study_dir,
+    study_slug,
+)
+from agreement_core.training import TrainConfig
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_profiles_give_one_directory_per_configuration():
+    for profile in PROFILES.values():
+        configs = profile.configs()
+        slugs = [study_slug(c) for c in configs.values()]
+        assert len(set(slugs)) == len(slugs)
+        assert {"cifar10", "cifar10-random-labels", "cifar10-eval", "imagenet"} <= set(configs)
+        for arch in profile.architectures:
+            assert any(c.arch == arch and c.dataset == "cifar10" for c in configs.values())
+    base = get_profile("default").config("cifar10")
+    assert study_slug(base) == study_slug(TrainConfig(**base.to_dict()))
+    assert study_slug(base) != study_slug(get_profile("default").config("cifar10", epochs=11))
+    assert get_profile("default").config("cifar10", arch=None) == base  # None: unchanged
+    with pytest.raises(ConfigError, match="unknown profile"):
+        get_profile("fast")
+    with pytest.raises(ConfigError, match="unknown architecture"):
+        get_profile("default").config("cifar10", arch="resnet51")
+
+
+def test_missing_study_names_the_command(tmp_path):
+    config = get_profile("default").config("cifar10", epochs=2)
+    with pytest.raises(StudyMissing, match="agreement_core build --profile default") as info:
+        load_study(config, results_dir=tmp_path)
+    assert info.value._render_traceback_()[0].startswith("StudyMissing: no finished results")
+
+
+def test_missing_dataset_says_how_to_get_it(tmp_path):
+    with pytest.raises(DatasetUnavailable, match="host.robots.ox.ac.uk") as info:
+        require_dataset("voc", data_root=tmp_path / "empty")
+    lines = info.value._render_traceback_()  # the message, wrapped, and no traceback
+    assert lines[0].startswith("DatasetUnavailable: the voc dataset")
+    assert len(lines) > 1 and "host.robots.ox.ac.uk" in " ".join(lines)
+    with pytest.raises(DatasetUnavailable, match="kth-tips"):
+        open_study("kth", "default", data_root=tmp_path / "empty", results_dir=tmp_path)
+
+
+def test_tiny_study_trains_once_then_is_found(tmp_path, data_root, mirror):
+    kwargs = dict(results_dir=tmp_path, data_root=data_root, mirror=mirror)
+    study = open_study("cifar10", "default", train_missing=True, subset=20, num_networks=2,
+                       epochs=2, **kwargs)
+    path = study_dir(study.config, "default", tmp_path)
+    assert is_complete(path) and not (path / "checkpoints").exists()
+    again = open_study("cifar10", "default", subset=20, num_networks=2, epochs=2, **kwargs)
+    assert again.store.path == study.store.path
+    caption = again.caption
+    for text in ("CIFAR-10 (offline JPEG mirror)", "train 20 per class", "2 x fastnet_small",
+                 "2 epochs", "JPEG re-encodings"):
+        assert text in caption
+    assert "2 x lenet5_bn / fastnet" in again.caption_varying(arch=["lenet5_bn", "fastnet"])
+    data = again.dataset("train")
+    assert (data.example_ids == again.store.example_ids("train")).all()
+
+
+def _store(path, correct, targets, predictions=None):
+    epochs, k_nets, n = correct.shape
+    store = RecordStore.create(path, num_networks=k_nets, num_epochs=epochs, num_classes=3,
+                               splits={"train": (np.arange(n), targets)}, with_true_prob=True)
+    for t in range(epochs):
+        for k in range(k_nets):
+            pred = np.where(correct[t, k], targets, (targets + 1) % 3)
+            prob = np.where(correct[t, k], 0.6 + 0.1 * (np.arange(n) == 1), 0.2)
+            store.write_epoch(k, "train", t + 1, pred, true_prob=prob)
+    return store
+
+
+def test_easy_and_hard_examples(tmp_path):
+    correct = np.zeros((3, 2, 4), bool)
+    correct[:, :, 1] = True        # example 1: agreed from epoch 1, most confident
+    correct[:, :, 0] = True        # example 0: agreed from epoch 1 too
+    correct[2, :, 2] = True        # example 2: agreed from epoch 3
+    store = _store(tmp_path / "s", correct, np.zeros(4, int))
+    picks = easy_and_hard_examples(store, "train")
+    assert list(picks.values()) == [1, 3]
+    assert list(picks) == ["easy: agreed from epoch 1", "hard: never agreed"]
+
+
+def test_combined_agreement_takes_one_network_per_store(tmp_path):
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, 50)
+    a = _store(tmp_path / "a", rng.random((2, 2, 50)) < 0.6, targets)
+    b = _store(tmp_path / "b", rng.random((2, 3, 50)) < 0.6, targets)
+    table = combined_agreement_table([a, b], "train", network=1)
+    both = np.stack([a.correct("train", 2)[1], b.correct("train", 2)[1]])
+    assert table["tpa"].iloc[1] == pytest.approx(both.all(0).sum() / both.any(0).sum())
+    assert list(table.columns) == list(agreement_table(a, "train").columns)
+    other = _store(tmp_path / "c", rng.random((2, 2, 50)) < 0.6, (targets + 1) % 3)
+    with pytest.raises(ValueError, match="other train examples or targets"):
+        combined_agreement_table([a, other], "train")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin_and_parametrised(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and code[0] is tagged[0]
+    for name in ("profile", "results_dir", "data_root", "mirror", "arch", "num_networks",
+                 "epochs", "subset", "train_missing"):
+        assert f"\n{name} = " in "\n" + tagged[0].source
+    for cell in code:
+        assert not cell.outputs and cell.execution_count is None  # committed clean
+        assert "\ndef " not in "\n" + cell.source and "\nclass " not in "\n" + cell.source
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+
+
+def test_every_notebook_is_in_the_book():
+    toc = yaml.safe_load((REPO / "book" / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert sorted(f.split("/")[-1] for f in files if f.startswith("notebooks/")) == sorted(
+        p.stem for p in NOTEBOOKS)
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert "plotly.min.js" in config["sphinx"]["config"]["html_js_files"]
+    assert "dollarmath" not in config["parse"]["myst_enable_extensions"]  # no MathJax CDN
+
+
+def test_results_are_committed_compactly():
+    """The default profile's finished results live in the repository, without checkpoints."""
+    root = REPO / "results" / "default"
+    if not root.is_dir():
+        pytest.fail("results/default is missing: run `make study` and commit results/")
+    sizes = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()
+                and "checkpoints" not in p.parts)
+    assert sizes < 60e6
+    for config in get_profile("default").configs().values():
+        if config.dataset in ("cifar10", "imagenette"):
+            assert is_complete(study_dir(config, "default")), config
+    meta = json.loads(next((root / "studies").glob("*/meta.json")).read_text())
+    assert "config" in meta
+
+
+def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
+    """papermill runs a notebook; a missing dataset is a page, any other error fails the build."""
+    from agreement_core.pipeline import BuildError, execute_notebooks
+
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    cells = {"ok": "print(profile)",
+             "absent": "from agreement_core.study import require_dataset\n"
+                       "require_dataset('voc', data_root=profile)",
+             "broken": "1 / 0"}
+    for name, text in cells.items():
+        notebook = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell('profile = "x"')
+        params.metadata["tags"] = ["parameters"]
+        notebook.cells = [params, nbformat.v4.new_code_cell(text)]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                           "language": "python"}
+        nbformat.write(notebook, source / f"{name}.ipynb")
+    out = tmp_path / "out"
+    outcome = execute_notebooks("default", only=["ok", "absent"], out_dir=out,
+                                notebooks_dir=source)
+    assert outcome["ok"] == "ok"
+    assert outcome["absent"].startswith("DatasetUnavailable: the voc dataset")
+    page = nbformat.read(out / "absent.ipynb", as_version=4)
+    assert not any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in page.cells)
+    assert page.cells[-1].outputs[0]["traceback"][0].startswith("DatasetUnavailable:")
+    with pytest.raises(BuildError, match="broken failed: ZeroDivisionError"):
+        execute_notebooks("default", only=["broken"], out_dir=out, notebooks_dir=source)

@@ -1,0 +1,98 @@
+"""The epoch scrubber: its data, the static Plotly version and the live ipywidgets version."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from agreement_core.records import RecordStore  # noqa: E402
+from agreement_core.widgets import (  # noqa: E402
+    LiveEpochScrubber,
+    PlotlyHTML,
+    epoch_scrubber,
+    scrubber_data,
+)
+
+N, K, E = 60, 3, 5
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Example n is learned by every network from epoch 1 + n % E on (never when n % 6 == 5)."""
+    targets = np.arange(N) % 3
+    store = RecordStore.create(tmp_path / "s", num_networks=K, num_epochs=E, num_classes=3,
+                               splits={"train": (np.arange(N) + 100, targets)})
+    learned = 1 + np.arange(N) % E
+    for k in range(K):
+        for epoch in range(1, E + 1):
+            right = (epoch >= learned) & (np.arange(N) % 6 != 5)
+            store.write_epoch(k, "train", epoch, np.where(right, targets, (targets + 1) % 3))
+    return store
+
+
+@pytest.fixture
+def data(store):
+    images = np.zeros((N, 8, 8, 3), np.uint8)
+    images[..., 0] = np.arange(N)[:, None, None]  # red channel = row, to find images again
+    stats = pd.DataFrame({"example_id": np.arange(N) + 100, "detail": np.arange(N, dtype=float),
+                          "label": np.arange(N) % 3})
+    return scrubber_data(store, "train", images, stats, max_images=4, bins=6)
+
+
+def test_newly_agreed_are_the_examples_learned_at_that_epoch(data):
+    assert data.epochs.tolist() == list(range(1, E + 1))
+    assert data.statistics == ["detail"]  # label is not a statistic
+    never = np.arange(N) % 6 == 5
+    for i, epoch in enumerate(data.epochs):
+        new = np.flatnonzero((1 + np.arange(N) % E == epoch) & ~never)
+        assert data.num_new[i] == len(new)
+        assert set(data.newly_agreed[i]) <= set(new) and len(data.newly_agreed[i]) == 4
+        assert data.num_agreed[i] == int(((1 + np.arange(N) % E <= epoch) & ~never).sum())
+        # the agreed histogram holds exactly the agreed examples
+        assert data.counts["detail"][i].sum() == data.num_agreed[i]
+    assert data.all_counts["detail"].sum() == N
+    assert data.tpa[-1] == pytest.approx(1.0)  # all networks identical
+
+
+def test_montage_places_the_chosen_images(data):
+    grid = data.montage(2, columns=2, rows=2, pad=1)
+    assert grid.shape == (2 * 9 + 1, 2 * 9 + 1, 3)
+    assert grid[1, 1, 0] == data.newly_agreed[2][0]  # first tile is the first chosen image
+
+
+def test_static_scrubber_has_one_frame_per_epoch_and_a_slider(data):
+    fig = epoch_scrubber(data)
+    assert [f.name for f in fig.frames] == [str(e) for e in data.epochs]
+    assert len(fig.layout.sliders[0].steps) == E
+    sources = [f.data[1].source for f in fig.frames]
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(set(sources)) == E  # a different image grid at every epoch
+    assert "epoch 3" in fig.frames[2].layout.title.text
+    html = PlotlyHTML(fig, css_class="epoch-scrubber").html()
+    assert html.startswith('<div class="epoch-scrubber">')
+    assert "cdn" not in html.lower() and "<script src" not in html  # plotly.js comes from the page
+    with pytest.raises(ValueError, match="no statistic"):
+        epoch_scrubber(data, "nope")
+
+
+def test_live_scrubber_redraws_on_slider_and_dropdown(data):
+    live = LiveEpochScrubber(data)
+    assert live.shown == (1, "detail")
+    assert (live.slider.min, live.slider.max) == (1, E)
+    live.slider.value = 4
+    assert live.shown == (4, "detail")
+    fig = live.draw(2, "detail")
+    assert "epoch 2" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="not recorded"):
+        live.draw(E + 1)
+
+
+def test_bad_inputs_are_rejected(store):
+    with pytest.raises(ValueError, match="uint8"):
+        scrubber_data(store, "train", np.zeros((N, 8, 8, 3)))
+    with pytest.raises(ValueError, match="lack"):
+        scrubber_data(store, "train", np.zeros((N, 8, 8, 3), np.uint8),
+                      pd.DataFrame({"example_id": [100], "x": [1.0]}))
