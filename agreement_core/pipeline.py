@@ -30,6 +30,7 @@ from ._io import atomic_path
 from .errors import AgreementError
 from .study import (
     compute_profile_statistics,
+    covering_statistics,
     dataset_available,
     dynamics_path,
     get_profile,
@@ -120,9 +121,8 @@ def write_dynamics(profile: str, *, results_dir=None, data_root=None, mirror=Non
         inputs = [store_path / "meta.json", *stats_dir.glob(f"{config.dataset}-*.parquet")]
         if out.is_file() and out.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
             continue  # up to date with its records and statistics
-        stats = statistics_tables(stats_dir, config.dataset, store.splits)
-        stats = {split: table for split, table in stats.items()
-                 if set(store.example_ids(split)) <= set(table["example_id"])}
+        stats = covering_statistics(store, statistics_tables(stats_dir, config.dataset,
+                                                             store.splits))
         write_table(learning_dynamics_table(store, stats), out)
         _say(f"  wrote {out}")
 

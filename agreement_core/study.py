@@ -291,6 +291,13 @@ def compute_profile_statistics(dataset: str, profile: str = "default", *, result
                            progress=progress)
 
 
+def covering_statistics(store: RecordStore, tables: dict) -> dict:
+    """The statistics tables (split -> table) that hold every example of the store's split."""
+    return {split: table for split, table in tables.items()
+            if split in store.splits
+            and set(store.example_ids(split)) <= set(table["example_id"])}
+
+
 def dynamics_path(config: TrainConfig, profile: str, results_dir=None) -> Path:
     return profile_dir(profile, results_dir) / "dynamics" / f"{study_slug(config)}.parquet"
 
@@ -411,10 +418,8 @@ def open_study(role: str, profile: str = "default", *, results_dir=None, data_ro
                        data_root=data_root, mirror=mirror)
     from .report import statistics_tables
 
-    tables = statistics_tables(profile_dir(profile, results_dir) / "statistics",
-                               config.dataset, store.splits)
-    tables = {split: table for split, table in tables.items()
-              if set(store.example_ids(split)) <= set(table["example_id"])}
+    tables = covering_statistics(store, statistics_tables(
+        profile_dir(profile, results_dir) / "statistics", config.dataset, store.splits))
     return FigureStudy(role=role, profile=profile, config=config, store=store,
                        statistics=tables, source=dataset_source(config, data_root, mirror),
                        data_root=data_root, mirror=mirror)
@@ -422,8 +427,8 @@ def open_study(role: str, profile: str = "default", *, results_dir=None, data_ro
 
 __all__ = [
     "DATASET_SOURCES", "DatasetUnavailable", "FigureStudy", "JPEG_CAVEAT", "PROFILES", "Profile",
-    "RESULTS_DIR", "StudyMissing", "open_study", "compute_profile_statistics", "dataset_available",
-    "dataset_label", "dataset_source", "dynamics_path", "get_profile", "is_complete",
-    "load_statistics", "load_study", "profile_dir", "require_dataset", "statistics_path",
-    "study_caption", "study_dir", "study_slug",
+    "RESULTS_DIR", "StudyMissing", "compute_profile_statistics", "covering_statistics",
+    "dataset_available", "dataset_label", "dataset_source", "dynamics_path", "get_profile",
+    "is_complete", "load_statistics", "load_study", "open_study", "profile_dir",
+    "require_dataset", "statistics_path", "study_caption", "study_dir", "study_slug",
 ]

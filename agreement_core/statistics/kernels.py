@@ -28,8 +28,9 @@ import numpy as np
 import scipy.fft
 
 __all__ = [
-    "DEFAULT_PARAMETERS", "KERNELS", "dct_coefficient_share", "grayscale",
-    "mean_windowed_entropy", "resize_images", "segment_count", "sobel_edge_strength",
+    "DEFAULT_PARAMETERS", "KERNELS", "dct_coefficient_share", "felzenszwalb_segments",
+    "grayscale", "mean_windowed_entropy", "resize_images", "segment_count", "sobel_edge_strength",
+    "sobel_squared",
 ]
 
 # Integer luma weights: gray = floor((2989 R + 5870 G + 1140 B + 5000) / 10000), exactly the
@@ -376,12 +377,17 @@ def dct_coefficient_share(images, threshold: float = 0.9998) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- segments
-def _segment_counts(images: np.ndarray, sigma: float, k: float, min_size: int) -> np.ndarray:
+def felzenszwalb_segments(image: np.ndarray, sigma: float, k: float, min_size: int
+                          ) -> np.ndarray:
+    """Segment labels of one uint8 RGB (H, W, 3) or grayscale (H, W) image (see segment_count)."""
     from skimage.segmentation import felzenszwalb
 
-    channel_axis = -1 if images.ndim == 4 else None
-    return np.array([len(np.unique(felzenszwalb(image, scale=k, sigma=sigma,
-                                                min_size=min_size, channel_axis=channel_axis)))
+    return felzenszwalb(image, scale=k, sigma=sigma, min_size=min_size,
+                        channel_axis=-1 if image.ndim == 3 else None)
+
+
+def _segment_counts(images: np.ndarray, sigma: float, k: float, min_size: int) -> np.ndarray:
+    return np.array([len(np.unique(felzenszwalb_segments(image, sigma, k, min_size)))
                      for image in images], dtype=np.int64)
 
 
@@ -490,17 +496,24 @@ def sobel_edge_strength(images) -> np.ndarray:
         raise ValueError(f"images must be at least 3x3 for the Sobel kernel, got "
                          f"{tuple(gray.shape[1:])}")
     tensor = _is_tensor(gray)
-    x = gray.to(_torch().int32) if tensor else gray.astype(np.int32)
-    # Separable Sobel: central difference along one axis, [1, 2, 1] smoothing along the other.
-    gx = x[:, :, 2:] - x[:, :, :-2]
-    gx = gx[:, :-2] + 2 * gx[:, 1:-1] + gx[:, 2:]
-    gy = x[:, 2:, :] - x[:, :-2, :]
-    gy = gy[:, :, :-2] + 2 * gy[:, :, 1:-1] + gy[:, :, 2:]
-    squared = gx * gx + gy * gy  # exact in int32
+    squared = sobel_squared(gray.to(_torch().int32) if tensor else gray.astype(np.int32))
     if tensor:
         magnitude = _torch().sqrt(squared.to(_torch().float64)) / 255.0
         return magnitude.sum(dim=(1, 2)).cpu().numpy()
     return (np.sqrt(squared.astype(np.float64)) / 255.0).sum(axis=(1, 2))
+
+
+def sobel_squared(x):
+    """Squared Sobel gradient magnitude ``gx**2 + gy**2`` of int32 (N, H, W) images, (N, H-2, W-2).
+
+    Exact in int32 (NumPy array or torch tensor). Separable: a central difference along one
+    axis and [1, 2, 1] smoothing along the other.
+    """
+    gx = x[:, :, 2:] - x[:, :, :-2]
+    gx = gx[:, :-2] + 2 * gx[:, 1:-1] + gx[:, 2:]
+    gy = x[:, 2:, :] - x[:, :-2, :]
+    gy = gy[:, :, :-2] + 2 * gy[:, :, 1:-1] + gy[:, :, 2:]
+    return gx * gx + gy * gy
 
 
 # --------------------------------------------------------------------------- resize

@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .kernels import DEFAULT_PARAMETERS, _count_from_sorted_squares, grayscale
+from .kernels import (
+    DEFAULT_PARAMETERS,
+    _count_from_sorted_squares,
+    felzenszwalb_segments,
+    grayscale,
+    sobel_squared,
+)
 
 
 def _gray(image) -> np.ndarray:
@@ -42,12 +48,9 @@ def entropy_map(image, window: int = 10) -> np.ndarray:
 
 def segmentation(image, sigma: float = 0.5, k: float = 500, min_size: int = 20) -> np.ndarray:
     """Felzenszwalb-Huttenlocher segment labels (the segments that ``segment_count`` counts)."""
-    from skimage.segmentation import felzenszwalb
-
     image = np.asarray(image)
     _gray(image)  # validates
-    return felzenszwalb(image, scale=k, sigma=sigma, min_size=min_size,
-                        channel_axis=-1 if image.ndim == 3 else None)
+    return felzenszwalb_segments(image, sigma, k, min_size)
 
 
 def sobel_map(image) -> np.ndarray:
@@ -58,11 +61,7 @@ def sobel_map(image) -> np.ndarray:
     x = _gray(image).astype(np.int32)
     if min(x.shape) < 3:
         raise ValueError(f"image {x.shape} is smaller than the 3x3 Sobel kernel")
-    gx = x[:, 2:] - x[:, :-2]
-    gx = gx[:-2] + 2 * gx[1:-1] + gx[2:]
-    gy = x[2:, :] - x[:-2, :]
-    gy = gy[:, :-2] + 2 * gy[:, 1:-1] + gy[:, 2:]
-    return np.sqrt((gx * gx + gy * gy).astype(np.float64)) / 255.0
+    return np.sqrt(sobel_squared(x[None])[0].astype(np.float64)) / 255.0
 
 
 def dct_map(image, threshold: float = DEFAULT_PARAMETERS["dct_share"]["threshold"]
