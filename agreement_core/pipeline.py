@@ -94,6 +94,9 @@ def train_profile(profile: str, present: dict, *, results_dir=None, data_root=No
             continue
         if retrain and path.exists():
             shutil.rmtree(path)
+            if role == "cifar10":  # the curriculum is ordered by this study's agreement
+                shutil.rmtree(profile_dir(profile, results_dir) / "curriculum",
+                              ignore_errors=True)
         if is_complete(path):
             _say(f"  {role}: finished results in {path.name}")
             continue
@@ -175,9 +178,6 @@ def execute_notebooks(profile: str, *, results_dir=None, data_root=None, mirror=
                       only=None, out_dir: Path | None = None,
                       notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, str]:
     """Execute the notebooks with papermill into ``out_dir``; name -> "ok" or the stop reason."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     out_dir = Path(out_dir or BOOK_DIR / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Only what was given explicitly: the defaults (environment variables) need no parameter,
@@ -189,11 +189,25 @@ def execute_notebooks(profile: str, *, results_dir=None, data_root=None, mirror=
         parameters["data_root"] = str(Path(data_root).resolve())
     if mirror:
         parameters["mirror"] = str(Path(mirror).resolve())
-    # Progress bars as text: a widget bar would make the page load ipywidgets' JavaScript.
+    # No progress bars in the kernels: a widget bar would make the page load ipywidgets'
+    # JavaScript. The kernels inherit this process's environment, restored afterwards.
+    saved = os.environ.get("TQDM_DISABLE")
     os.environ["TQDM_DISABLE"] = "1"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    try:
+        return _execute(notebook_names(only, notebooks_dir), notebooks_dir, out_dir, parameters)
+    finally:
+        if saved is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = saved
+
+
+def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     outcome = {}
-    for name in notebook_names(only, notebooks_dir):
+    for name in names:
         start = time.perf_counter()
         target = out_dir / f"{name}.ipynb"
         try:

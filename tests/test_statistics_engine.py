@@ -156,3 +156,20 @@ def test_device_path_gives_the_same_table(cifar_train, tmp_path):
     pd.testing.assert_frame_equal(cpu[["entropy", "dct_share", "segments"]],
                                   torch_path[["entropy", "dct_share", "segments"]])
     np.testing.assert_allclose(cpu["sobel_edges"], torch_path["sobel_edges"], rtol=1e-12)
+
+
+def test_a_complete_table_is_left_untouched(tmp_path, data_root, mirror):
+    """Rerunning with nothing to compute keeps the file (and its mtime: builds stay incremental)."""
+    import os
+
+    from agreement_core.data import CIFAR10
+    from agreement_core.statistics import compute_statistics
+
+    data = CIFAR10("test", root=data_root, mirror=mirror, subset=2)
+    out = tmp_path / "t.parquet"
+    first = compute_statistics(data, out, ["entropy"], workers=1, progress=False)
+    os.utime(out, (1, 1))
+    again = compute_statistics(data, out, ["entropy"], workers=1, progress=False)
+    assert out.stat().st_mtime == 1 and again.equals(first)
+    compute_statistics(data, out, ["entropy", "dct_share"], workers=1, progress=False)
+    assert out.stat().st_mtime > 1  # a new column is written

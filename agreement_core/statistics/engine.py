@@ -174,9 +174,10 @@ def compute_statistics(dataset, out: str | os.PathLike,
 
     # What the existing table already holds with the same definition.
     existing = pd.DataFrame({"example_id": ids})
+    previous = None
     if out.is_file():
-        old, meta = read_statistics(out)
-        old = old.set_index("example_id")
+        previous, meta = read_statistics(out)
+        old = previous.set_index("example_id")
         for name, column_spec in spec.items():
             if meta["spec"].get(name) == column_spec and name in old.columns:
                 existing[name] = old[name].reindex(ids).to_numpy()
@@ -196,7 +197,8 @@ def compute_statistics(dataset, out: str | os.PathLike,
 
     table = existing[["example_id", *spec]].merge(dataset_factors(dataset, mirror=mirror),
                                                   on="example_id", how="left")
-    _write_table(out, table, spec, dataset)
+    if previous is None or len(rows) or not previous.equals(table):
+        _write_table(out, table, spec, dataset)  # else unchanged: keep the file and its mtime
     shutil.rmtree(_partial_dir(out), ignore_errors=True)
     return table
 
