@@ -171,7 +171,7 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None, *, height: 
         raise ValueError(f"no statistic {statistic!r}; have {stats}")
     statistic = statistic or (stats[0] if stats else None)
     fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.27, 0.35],
-                        horizontal_spacing=0.07,
+                        horizontal_spacing=0.1,
                         subplot_titles=("agreement", "newly agreed at this epoch",
                                         "statistic: agreed vs all examples"))
     e = data.epochs
@@ -220,7 +220,7 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None, *, height: 
             visible = [True] * first_hist + [t == s for t in stats for _ in (0, 1)]
             buttons.append(dict(label=s, method="update",
                                 args=[{"visible": visible}, {"xaxis3.title.text": s}]))
-        fig.update_layout(updatemenus=[dict(buttons=buttons, x=1.0, y=1.2, xanchor="right",
+        fig.update_layout(updatemenus=[dict(buttons=buttons, x=1.0, y=1.3, xanchor="right",
                                             active=stats.index(statistic))])
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_yaxes(title_text="fraction of examples", range=[0, 1], row=1, col=1)
