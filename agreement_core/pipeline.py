@@ -119,11 +119,11 @@ def write_dynamics(profile: str, *, results_dir=None, data_root=None, mirror=Non
         out = dynamics_path(config, profile, results_dir)
         if not is_complete(store_path):
             continue
-        store = RecordStore.open(store_path)
         stats_dir = profile_dir(profile, results_dir) / "statistics"
         inputs = [store_path / "meta.json", *stats_dir.glob(f"{config.dataset}-*.parquet")]
         if out.is_file() and out.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
             continue  # up to date with its records and statistics
+        store = RecordStore.open(store_path)
         stats = covering_statistics(store, statistics_tables(stats_dir, config.dataset,
                                                              store.splits))
         write_table(learning_dynamics_table(store, stats), out)

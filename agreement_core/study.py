@@ -217,17 +217,22 @@ def dataset_available(name: str, data_root=None, mirror=None) -> bool:
     return True
 
 
-def require_dataset(name: str, data_root=None, mirror=None) -> None:
-    """Raise :class:`DatasetUnavailable`, saying how to get it, unless ``name`` can be opened."""
+def require_dataset(name: str, data_root=None, mirror=None) -> str:
+    """Raise :class:`DatasetUnavailable`, saying how to get it, unless ``name`` can be opened.
+
+    Returns the dataset's :attr:`~agreement_core.data.ImageDataset.source` on this
+    machine (e.g. ``"mirror-jpeg"``), for captions.
+    """
     from .data import get_dataset
 
     for split in ("train", "test"):
         try:
-            get_dataset(name, split, root=data_root, mirror=mirror)
+            data = get_dataset(name, split, root=data_root, mirror=mirror)
         except (DatasetError, FileNotFoundError) as error:
             how = DATASET_SOURCES.get(name, "")
             raise DatasetUnavailable(f"the {name} dataset is not available on this machine "
                                      f"({error}). {how}") from None
+    return data.source
 
 
 def load_study(config: TrainConfig, profile: str = "default", *, results_dir=None,
@@ -357,17 +362,6 @@ def study_caption(store: RecordStore, source: str | None = None, varied: dict | 
     return text
 
 
-def dataset_source(config: TrainConfig | dict, data_root=None, mirror=None) -> str | None:
-    """The source of the study's dataset on this machine (e.g. ``"mirror-jpeg"``), if present."""
-    from .data import get_dataset
-
-    name = config.dataset if isinstance(config, TrainConfig) else config["dataset"]
-    try:
-        return get_dataset(name, "test", root=data_root, mirror=mirror).source
-    except (DatasetError, FileNotFoundError):
-        return None
-
-
 @dataclass
 class FigureStudy:
     """What a figure needs of one study: its records, statistics and a caption."""
@@ -413,7 +407,7 @@ def open_study(role: str, profile: str = "default", *, results_dir=None, data_ro
     ``num_networks``, ``epochs``, ``batch_size``, ...).
     """
     config = get_profile(profile).config(role, train_subset=subset, **overrides)
-    require_dataset(config.dataset, data_root, mirror)
+    source = require_dataset(config.dataset, data_root, mirror)
     store = load_study(config, profile, results_dir=results_dir, train=train_missing,
                        data_root=data_root, mirror=mirror)
     from .report import statistics_tables
@@ -421,14 +415,14 @@ def open_study(role: str, profile: str = "default", *, results_dir=None, data_ro
     tables = covering_statistics(store, statistics_tables(
         profile_dir(profile, results_dir) / "statistics", config.dataset, store.splits))
     return FigureStudy(role=role, profile=profile, config=config, store=store,
-                       statistics=tables, source=dataset_source(config, data_root, mirror),
+                       statistics=tables, source=source,
                        data_root=data_root, mirror=mirror)
 
 
 __all__ = [
     "DATASET_SOURCES", "DatasetUnavailable", "FigureStudy", "JPEG_CAVEAT", "PROFILES", "Profile",
     "RESULTS_DIR", "StudyMissing", "compute_profile_statistics", "covering_statistics",
-    "dataset_available", "dataset_label", "dataset_source", "dynamics_path", "get_profile",
+    "dataset_available", "dataset_label", "dynamics_path", "get_profile",
     "is_complete", "load_statistics", "load_study", "open_study", "profile_dir",
     "require_dataset", "statistics_path", "study_caption", "study_dir", "study_slug",
 ]
