@@ -6,6 +6,9 @@ Commands:
   stats   image statistics of a dataset split
   report  learning-dynamics table and correlations
   build   the whole study: data, training, statistics, notebooks and the book
+
+Each command is two small functions: ``add_<command>`` declares its options and
+``run_<command>`` does the work.
 """
 
 from __future__ import annotations
@@ -15,17 +18,27 @@ import dataclasses
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
-from ._io import check_table_path, write_table
+from ._io import atomic_path, check_table_path, write_table
+from .agreement import agreement_table
+from .data import get_dataset
 from .errors import AgreementError, ConfigError
-from .study import PROFILES
-from .training import PROTOCOLS
+from .locations import Locations
+from .plots import agreement_figure
+from .records import RecordStore
+from .report import learning_dynamics_table, summarize
+from .statistics import compute_statistics, read_statistics_tables, statistics_table_path
+from .study import PROFILES, study_caption, train_study
+from .study.launch import LAUNCHERS, load_grid, run_grid
+from .training import PRESETS, TrainConfig
 
 
+# ------------------------------------------------------------------ argument types
 def parse_subset(value: str) -> int | float | None:
     """``all`` -> None, ``500`` -> first 500 per class, ``0.1`` -> 10% of each class."""
     if value.lower() in ("all", "none"):
@@ -42,66 +55,129 @@ def parse_subset(value: str) -> int | float | None:
         ) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="agreement", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'agreement <command> --help' for the options of a command.")
-    parser.add_argument("--version", action="version", version=f"agreement_core {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+def parse_downsample(value: str, dataset: str) -> int | None:
+    if value == "auto":
+        return 128 if dataset in ("imagenet", "imagenette") else None
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(
+            f"--downsample must be 'auto', 'none' or an integer, got {value!r}") from None
 
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", type=Path,
+                        help="dataset root (default: $AGREEMENT_DATA_ROOT, "
+                             "else ~/.cache/agreement_core/data)")
+    parser.add_argument("--mirror", type=Path,
+                        help="offline mirror directory with the dataset archives "
+                             "(default: $AGREEMENT_MIRROR)")
+
+
+def locations_of(args) -> Locations:
+    return Locations(data_root=args.data_root, mirror=args.mirror,
+                     results=getattr(args, "results_dir", None))
+
+
+# ------------------------------------------------------------------ train
+#: TrainConfig fields settable by an option of their own (``--batch-size`` -> batch_size).
+_TRAIN_FIELDS = {
+    "--dataset": dict(help="dataset name (cifar10, imagenette, ...)"),
+    "--arch": dict(help="architecture from the model registry"),
+    "--networks": dict(dest="num_networks", type=int, help="number of networks K"),
+    "--epochs": dict(type=int, help="epochs per network"),
+    "--batch-size": dict(type=int),
+    "--lr": dict(type=float, help="initial learning rate"),
+    "--min-lr": dict(type=float, help="final learning rate of the cosine schedule"),
+    "--weight-decay": dict(type=float),
+    "--train-subset": dict(type=parse_subset,
+                           help="'all', first N per class, or a fraction of each class"),
+    "--test-subset": dict(type=parse_subset),
+    "--seed": dict(type=int, help="base seed; network k uses seed + k"),
+    "--recording": dict(choices=["online", "eval"],
+                        help="online: predictions from the training pass (paper); "
+                             "eval: separate eval-mode pass"),
+    "--optimizer": dict(choices=["sgd", "adam"]),
+    "--schedule": dict(choices=["cosine", "step", "onecycle", "constant"]),
+    "--image-size": dict(type=int, help="resize images to this square size"),
+    "--crop": dict(type=int, help="random crop (train) / center crop (test) of this size"),
+    "--random-labels": dict(action="store_true", default=None,
+                            help="random-label ablation: one fixed relabelling of the train set"),
+    "--stream": dict(action="store_true", default=None,
+                     help="decode images per batch instead of holding the split in memory "
+                          "(needs --image-size; for ImageNet-sized datasets)"),
+    "--concurrent": dict(action="store_true", default=None,
+                         help="train the K networks at once (fastnet family; fastest on a GPU)"),
+}
+
+
+def add_train(commands) -> None:
     train = commands.add_parser(
         "train", help="train K networks and record predictions every epoch",
         description="Train K networks on one dataset and record, after every epoch, every "
                     "network's prediction for every train and test example. Rerunning the same "
                     "command resumes an interrupted study.")
     train.add_argument("--out", type=Path, required=True, help="record store directory")
-    train.add_argument("--profile", choices=sorted(PROTOCOLS), default="default",
-                       help="base configuration, overridden by the options below "
+    train.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                       help="named base configuration, overridden by the options below "
                             "(default: %(default)s)")
     train.add_argument("--config", type=Path,
-                       help="JSON file of TrainConfig fields (overrides the profile)")
-    train.add_argument("--dataset", help="dataset name (cifar10, imagenette, ...)")
-    train.add_argument("--arch", help="architecture from the model registry")
-    train.add_argument("--networks", dest="num_networks", type=int, help="number of networks K")
-    train.add_argument("--epochs", type=int, help="epochs per network")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="initial learning rate")
-    train.add_argument("--min-lr", type=float, help="final learning rate of the cosine schedule")
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--train-subset", type=parse_subset,
-                       help="'all', first N per class, or a fraction of each class")
-    train.add_argument("--test-subset", type=parse_subset)
-    train.add_argument("--seed", type=int, help="base seed; network k uses seed + k")
-    train.add_argument("--recording", choices=["online", "eval"],
-                       help="online: predictions from the training pass (paper); "
-                            "eval: separate eval-mode pass")
+                       help="JSON file of TrainConfig fields (overrides the preset)")
+    for flag, options in _TRAIN_FIELDS.items():
+        train.add_argument(flag, **options)
     train.add_argument("--network", type=int, action="append", dest="only_networks",
                        help="train only this network index (repeatable); for one job per network")
-    train.add_argument("--optimizer", choices=["sgd", "adam"])
-    train.add_argument("--schedule", choices=["cosine", "step", "onecycle", "constant"])
-    train.add_argument("--image-size", type=int, help="resize images to this square size")
-    train.add_argument("--crop", type=int,
-                       help="random crop (train) / center crop (test) of this size")
-    train.add_argument("--random-labels", action="store_true", default=None,
-                       help="random-label ablation: one fixed relabelling of the train set")
-    train.add_argument("--stream", action="store_true", default=None,
-                       help="decode images per batch instead of holding the split in memory "
-                            "(needs --image-size; for ImageNet-sized datasets)")
-    train.add_argument("--concurrent", action="store_true", default=None,
-                       help="train the K networks at once (fastnet family; fastest on a GPU)")
     train.add_argument("--grid", type=Path,
                        help="JSON grid of studies ({'base': {...}, 'grid': {field: [values]}, "
                             "'studies': {name: {...}}}); one job per (study, network); "
                             "--out is then the root of the stores")
-    train.add_argument("--launcher", choices=["local", "submitit-local", "slurm"],
-                       default="local", help="how grid jobs run (default: %(default)s)")
+    train.add_argument("--launcher", choices=LAUNCHERS, default="local",
+                       help="how grid jobs run (default: %(default)s)")
     train.add_argument("--parallel", type=int, default=1,
                        help="local launcher: jobs at once (default: %(default)s)")
     add_data_options(train)
     train.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+
+def train_config(args) -> TrainConfig:
+    """The preset, then the ``--config`` file, then the options given."""
+    fields = dict(PRESETS[args.preset])
+    if args.config is not None:
+        if not args.config.is_file():
+            raise ConfigError(f"config file not found: {args.config}")
+        fields.update(json.loads(args.config.read_text()))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields.update({name: getattr(args, name) for name in known
+                   if getattr(args, name, None) is not None})
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+    return TrainConfig(**fields)
+
+
+def run_train(args) -> int:
+    if args.grid is not None:
+        stores = run_grid(load_grid(args.grid), args.out, launcher=args.launcher,
+                          parallel=args.parallel, locations=locations_of(args),
+                          device=args.device)
+        for name, store in stores.items():
+            print(f"\n== {name}")
+            print_agreement(store, "all", None)
+        return 0
+    config = train_config(args)
+    print(f"training {config.num_networks} x {config.arch} on {config.dataset} "
+          f"for {config.epochs} epochs -> {args.out}", flush=True)
+    store = train_study(config, args.out, locations=locations_of(args), device=args.device,
+                        networks=args.only_networks, progress=not args.no_progress)
+    print_agreement(store, "all", None)
+    return 0
+
+
+# ------------------------------------------------------------------ agree
+def add_agree(commands) -> None:
     agree = commands.add_parser(
         "agree", help="per-epoch agreement table of a record store",
         description="Compute, for every recorded epoch, true-positive agreement (TPa), its lower "
@@ -112,6 +188,34 @@ def build_parser() -> argparse.ArgumentParser:
     agree.add_argument("--out", type=Path,
                        help="write the table here; .csv or .parquet (by extension)")
 
+
+def print_agreement(store, split: str, out: Path | None) -> None:
+    if out is not None:
+        check_table_path(out)  # before the work, not after it
+    splits = store.splits if split == "all" else [split]
+    unknown = [s for s in splits if s not in store.splits]
+    if unknown:
+        raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
+    tables = []
+    for name in splits:
+        table = agreement_table(store, name)
+        table.insert(0, "split", name)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    with pd.option_context("display.max_rows", None, "display.width", 200,
+                           "display.float_format", "{:.4f}".format):
+        print(table.to_string(index=False))
+    if out is not None:
+        print(f"wrote {write_table(table, out)}")
+
+
+def run_agree(args) -> int:
+    print_agreement(RecordStore.open(args.store), args.split, args.out)
+    return 0
+
+
+# ------------------------------------------------------------------ stats
+def add_stats(commands) -> None:
     stats = commands.add_parser(
         "stats", help="image statistics of a dataset split",
         description="Compute image statistics (mean windowed entropy, segment count, DCT "
@@ -139,6 +243,83 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_options(stats)
 
+
+def run_stats(args) -> int:
+    statistics = [s.strip() for s in args.statistics.split(",") if s.strip()]
+    downsample = parse_downsample(args.downsample, args.dataset)
+    for split in args.splits or ["train", "test"]:
+        dataset = get_dataset(args.dataset, split, locations_of(args), subset=args.subset)
+        out = statistics_table_path(args.out_dir, args.dataset, split)
+        print(f"{args.dataset} {split}: {len(dataset)} images -> {out}", flush=True)
+        if dataset.caveat:
+            print(f"note: {dataset.caveat}")
+        table = compute_statistics(dataset, out, statistics, downsample=downsample,
+                                   batch_size=args.batch_size, workers=args.workers,
+                                   device=args.device, mirror=args.mirror,
+                                   progress=not args.no_progress)
+        numeric = table.drop(columns=["example_id"]).select_dtypes("number")
+        with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
+            print(numeric.describe().T[["mean", "std", "min", "50%", "max"]].to_string())
+    return 0
+
+
+# ------------------------------------------------------------------ report
+def add_report(commands) -> None:
+    report = commands.add_parser(
+        "report", help="learning-dynamics table and correlations",
+        description="Write the learning-dynamics table (one row per example: agreed-from "
+                    "epoch, first-correct epoch per network, forgetting events, confidence, "
+                    "Hacohen and false-positive agreement, image statistics) and print a "
+                    "summary: agreement above the lower bound and the strongest Spearman "
+                    "correlations of the statistics with the agreed-from epoch.")
+    report.add_argument("store", type=Path, help="record store directory")
+    report.add_argument("--statistics-dir", type=Path, default=Path("results/statistics"),
+                        help="folder of <dataset>-<split>.parquet statistics tables "
+                             "(default: %(default)s; missing tables are skipped)")
+    report.add_argument("--dataset", help="dataset name of the tables (default: the store's)")
+    report.add_argument("--out", type=Path,
+                        help="table path, .parquet or .csv "
+                             "(default: <store>/learning_dynamics.parquet)")
+    report.add_argument("--figure", type=Path,
+                        help="also draw the agreement figure (one panel per split) to this "
+                             "image file (.png, .svg, .pdf)")
+    report.add_argument("--figure-statistic", default="entropy",
+                        help="statistic overlaid in orange on the figure (default: %(default)s)")
+    report.add_argument("--top", type=int, default=5, help="correlations to print per split")
+    report.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    report.add_argument("--n-perm", type=int, default=1000, help="permutations")
+
+
+def run_report(args) -> int:
+    store = RecordStore.open(args.store)
+    dataset = args.dataset or store.config.get("dataset")
+    tables = (read_statistics_tables(args.statistics_dir, dataset, store.splits)
+              if dataset else {})
+    table = learning_dynamics_table(store, tables)
+    out = write_table(table, args.out or args.store / "learning_dynamics.parquet")
+    print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
+          f"{sorted(tables) or 'no split'} from {args.statistics_dir}")
+    print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
+    if args.figure is not None:
+        save_agreement_figure(store, tables, args.figure_statistic, args.figure)
+    return 0
+
+
+def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> None:
+    """The agreement figure of a study, titled with what it was computed from."""
+    source = next((t.attrs["source"] for t in tables.values() if t.attrs.get("source")), None)
+    title = textwrap.fill(study_caption(store, source), 150)
+    if not any(statistic in t.columns for t in tables.values()):
+        statistic = None
+    figure = agreement_figure(store, statistics=tables, statistic=statistic, title=title)
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png")
+    overlay = f" (orange: mean {statistic} of the agreed examples)" if statistic else ""
+    print(f"wrote {out}{overlay}")
+
+
+# ------------------------------------------------------------------ build
+def add_build(commands) -> None:
     build = commands.add_parser(
         "build", help="the whole study: data, training, statistics, notebooks, the book",
         description="Run the study's pipeline for a profile: open the datasets, train the "
@@ -164,196 +345,39 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_options(build)
 
-    report = commands.add_parser(
-        "report", help="learning-dynamics table and correlations",
-        description="Write the learning-dynamics table (one row per example: agreed-from "
-                    "epoch, first-correct epoch per network, forgetting events, confidence, "
-                    "Hacohen and false-positive agreement, image statistics) and print a "
-                    "summary: agreement above the lower bound and the strongest Spearman "
-                    "correlations of the statistics with the agreed-from epoch.")
-    report.add_argument("store", type=Path, help="record store directory")
-    report.add_argument("--statistics-dir", type=Path, default=Path("results/statistics"),
-                        help="folder of <dataset>-<split>.parquet statistics tables "
-                             "(default: %(default)s; missing tables are skipped)")
-    report.add_argument("--dataset", help="dataset name of the tables (default: the store's)")
-    report.add_argument("--out", type=Path,
-                        help="table path, .parquet or .csv "
-                             "(default: <store>/learning_dynamics.parquet)")
-    report.add_argument("--figure", type=Path,
-                        help="also draw the agreement figure (one panel per split) to this "
-                             "image file (.png, .svg, .pdf)")
-    report.add_argument("--figure-statistic", default="entropy",
-                        help="statistic overlaid in orange on the figure (default: %(default)s)")
-    report.add_argument("--top", type=int, default=5, help="correlations to print per split")
-    report.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
-    report.add_argument("--n-perm", type=int, default=1000, help="permutations")
-    return parser
-
-
-def add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", type=Path,
-                        help="dataset root (default: $AGREEMENT_DATA_ROOT, "
-                             "else ~/.cache/agreement_core/data)")
-    parser.add_argument("--mirror", type=Path,
-                        help="offline mirror directory with the dataset archives "
-                             "(default: $AGREEMENT_MIRROR)")
-
-
-def run_train(args) -> int:
-    from .training import TrainConfig, train_study
-
-    if args.grid is not None:
-        from .launch import load_grid, run_grid
-
-        stores = run_grid(load_grid(args.grid), args.out, launcher=args.launcher,
-                          parallel=args.parallel, data_root=args.data_root, mirror=args.mirror,
-                          device=args.device)
-        for name, store in stores.items():
-            print(f"\n== {name}")
-            print_agreement(store, "all", None)
-        return 0
-    fields = dict(PROTOCOLS[args.profile])
-    if args.config is not None:
-        if not args.config.is_file():
-            raise ConfigError(f"config file not found: {args.config}")
-        fields.update(json.loads(args.config.read_text()))
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    for name in known:
-        value = getattr(args, name, None)
-        if value is not None:
-            fields[name] = value
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
-    config = TrainConfig(**fields)
-    print(f"training {config.num_networks} x {config.arch} on {config.dataset} "
-          f"for {config.epochs} epochs -> {args.out}", flush=True)
-    store = train_study(config, args.out, data_root=args.data_root, mirror=args.mirror,
-                        device=args.device, networks=args.only_networks,
-                        progress=not args.no_progress)
-    print_agreement(store, "all", None)
-    return 0
-
-
-def print_agreement(store, split: str, out: Path | None) -> None:
-    from .agreement import agreement_table
-
-    if out is not None:
-        check_table_path(out)  # before the work, not after it
-    splits = store.splits if split == "all" else [split]
-    unknown = [s for s in splits if s not in store.splits]
-    if unknown:
-        raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
-    tables = []
-    for name in splits:
-        table = agreement_table(store, name)
-        table.insert(0, "split", name)
-        tables.append(table)
-    table = pd.concat(tables, ignore_index=True)
-    with pd.option_context("display.max_rows", None, "display.width", 200,
-                           "display.float_format", "{:.4f}".format):
-        print(table.to_string(index=False))
-    if out is not None:
-        print(f"wrote {write_table(table, out)}")
-
-
-def parse_downsample(value: str, dataset: str) -> int | None:
-    if value == "auto":
-        return 128 if dataset in ("imagenet", "imagenette") else None
-    if value.lower() == "none":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(
-            f"--downsample must be 'auto', 'none' or an integer, got {value!r}") from None
-
-
-def run_stats(args) -> int:
-    from .data import get_dataset
-    from .statistics import compute_statistics
-
-    statistics = [s.strip() for s in args.statistics.split(",") if s.strip()]
-    downsample = parse_downsample(args.downsample, args.dataset)
-    for split in args.splits or ["train", "test"]:
-        dataset = get_dataset(args.dataset, split, root=args.data_root, mirror=args.mirror,
-                              subset=args.subset)
-        out = args.out_dir / f"{args.dataset}-{split}.parquet"
-        print(f"{args.dataset} {split}: {len(dataset)} images -> {out}", flush=True)
-        if dataset.caveat:
-            print(f"note: {dataset.caveat}")
-        table = compute_statistics(dataset, out, statistics, downsample=downsample,
-                                   batch_size=args.batch_size, workers=args.workers,
-                                   device=args.device, mirror=args.mirror,
-                                   progress=not args.no_progress)
-        numeric = table.drop(columns=["example_id"]).select_dtypes("number")
-        with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
-            print(numeric.describe().T[["mean", "std", "min", "50%", "max"]].to_string())
-    return 0
-
-
-def run_report(args) -> int:
-    from .records import RecordStore
-    from .report import learning_dynamics_table, statistics_tables, summarize
-
-    store = RecordStore.open(args.store)
-    dataset = args.dataset or store.config.get("dataset")
-    tables = statistics_tables(args.statistics_dir, dataset, store.splits) if dataset else {}
-    table = learning_dynamics_table(store, tables)
-    out = write_table(table, args.out or args.store / "learning_dynamics.parquet")
-    print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
-          f"{sorted(tables) or 'no split'} from {args.statistics_dir}")
-    print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
-    if args.figure is not None:
-        save_agreement_figure(store, tables, args.figure_statistic, args.figure)
-    return 0
-
-
-def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> None:
-    """The agreement figure of a study, titled with what it was computed from."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import textwrap
-
-    from ._io import atomic_path
-    from .plots import agreement_figure
-    from .study import study_caption
-
-    source = next((t.attrs["source"] for t in tables.values() if t.attrs.get("source")), None)
-    title = textwrap.fill(study_caption(store, source), 150)
-    if not any(statistic in t.columns for t in tables.values()):
-        statistic = None
-    figure = agreement_figure(store, statistics=tables, statistic=statistic, title=title)
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png")
-    overlay = f" (orange: mean {statistic} of the agreed examples)" if statistic else ""
-    print(f"wrote {out}{overlay}")
-
 
 def run_build(args) -> int:
-    from .pipeline import build
+    # The pipeline needs the `book` extra (papermill, jupyter-book): imported only here.
+    from .study.pipeline import build
 
-    build(args.profile, results_dir=args.results_dir, data_root=args.data_root,
-          mirror=args.mirror, train=args.train, retrain=args.retrain,
+    build(args.profile, locations=locations_of(args), train=args.train, retrain=args.retrain,
           notebooks=args.notebooks, execute=args.run_notebooks,
           book=args.book and args.run_notebooks, progress=not args.no_progress)
     return 0
 
 
-def run_agree(args) -> int:
-    from .records import RecordStore
+# ------------------------------------------------------------------ main
+COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
+            "stats": (add_stats, run_stats), "report": (add_report, run_report),
+            "build": (add_build, run_build)}
 
-    print_agreement(RecordStore.open(args.store), args.split, args.out)
-    return 0
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agreement", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'agreement <command> --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"agreement_core {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for add, _ in COMMANDS.values():
+        add(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "agree": run_agree, "stats": run_stats,
-                "report": run_report, "build": run_build}
     try:
-        return handlers[args.command](args)
+        return COMMANDS[args.command][1](args)
     except AgreementError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,9 +9,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from skimage.color import label2rgb
 
 from .agreement import agreement_table
 from .correlation import agreement_curves
+from .statistics.maps import statistic_maps
 
 # Matplotlib's tab10 blue, red and orange, as hex so that Plotly accepts them too.
 AGREEMENT_COLOR, ACCURACY_COLOR, STATISTIC_COLOR = "#1f77b4", "#d62728", "#ff7f0e"
@@ -183,10 +185,6 @@ def statistic_histograms(tables: dict, columns, *, bins: int = 40, suptitle: str
 
 def statistic_maps_figure(images: dict, *, suptitle: str | None = None):
     """Figs. 3, 10, 11: each image (title -> uint8 RGB) with segments, entropy, edges, DCT."""
-    from skimage.color import label2rgb
-
-    from .statistics.maps import statistic_maps
-
     columns = ["image", "segments", "windowed entropy", "Sobel magnitude",
                "DCT log|c| (kept: bright)"]
     fig, axes = plt.subplots(len(images), len(columns), figsize=(2.6 * len(columns),

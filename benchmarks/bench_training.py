@@ -1,8 +1,8 @@
 """Benchmark: K networks trained one after another vs. concurrently, and the cost of recording.
 
 (1) Throughput: the same K networks on the same data, in one process and on one device, trained
-    (a) one after another with ``training.train_network`` per network (the plain path) and
-    (b) together with ``ensemble.train_concurrently`` (grouped execution); both with the full
+    (a) one after another (``training.train_networks`` without ``concurrent``) and
+    (b) together as one grouped network (with ``concurrent``); both with the full
     per-epoch work (online recording, test-set pass, record files, checkpoints). Reported as
     training images per second (K x N x epochs / wall time) and their ratio.
 (2) Recording overhead, measured on the concurrent trainer phase by phase (same networks, same
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import os
 import sys
@@ -31,10 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from agreement_core import ensemble, training
+from agreement_core import training
+from agreement_core.locations import Locations
 from agreement_core.records import RecordStore
+from agreement_core.study.runs import store_recorder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,38 +86,33 @@ class Timer:
         return time.perf_counter() - start, result
 
 
-def _store(path, config, data):
-    (x_tr, y_tr, ids_tr), (x_te, y_te, ids_te) = data
+def _store(path, config, data, datasets):
+    """A record store for ``data`` (TrainingData), ids from ``datasets`` (train, test)."""
     return RecordStore.create(
         path, num_networks=config.num_networks, num_epochs=config.epochs,
-        splits={"train": (ids_tr, y_tr), "test": (ids_te, y_te)},
-        num_classes=int(max(y_tr.max(), y_te.max())) + 1, with_true_prob=True,
+        splits={split: (dataset.example_ids[:len(getattr(data, split))],
+                        getattr(data, split).targets.cpu().numpy())
+                for split, dataset in zip(("train", "test"), datasets, strict=True)},
+        num_classes=data.num_classes, with_true_prob=True,
         config=config.to_dict(), seeds=[config.seed + k for k in range(config.num_networks)])
 
 
-def _tensors(data, device):
-    return tuple((torch.from_numpy(x).to(device), torch.as_tensor(y, device=device))
-                 for x, y, _ in data)
-
-
-def _quiet(fn):
-    """``fn`` without the per-epoch summary lines (tqdm.write to stdout)."""
-    def run(*args):
-        with contextlib.redirect_stdout(io.StringIO()):
-            return fn(*args)
+def _train(concurrent: bool):
+    """Train every network one after another (False) or as one group (True), quietly."""
+    def run(config, store, data, ckpt, device):
+        config = dataclasses.replace(config, concurrent=concurrent)
+        with contextlib.redirect_stdout(io.StringIO()):  # no per-epoch summary lines
+            training.train_networks(config, range(config.num_networks), data,
+                                    store_recorder(store), ckpt, device, progress=False)
     return run
 
 
-@_quiet
-def _sequential(config, store, train, test, ckpt, device):
-    for k in range(config.num_networks):
-        training.train_network(config, k, store, train, test, ckpt, device, progress=False)
-
-
-@_quiet
-def _concurrent(config, store, train, test, ckpt, device):
-    ensemble.train_concurrently(config, store, train, test, ckpt, device,
-                                list(range(config.num_networks)), progress=False)
+def _write(store, epoch, split, recorded):
+    """Write (K, N) predictions and probabilities of ``split`` for every network."""
+    pred, prob = recorded
+    for k in range(len(pred)):
+        store.write_epoch(k, split, epoch, pred[k].cpu().numpy(),
+                          true_prob=prob[k].float().cpu().numpy().astype(np.float16))
 
 
 def main(argv=None) -> int:
@@ -124,52 +123,52 @@ def main(argv=None) -> int:
         arch=args.arch, num_networks=args.networks, epochs=args.epochs,
         batch_size=args.batch_size, train_subset=args.train_subset,
         test_subset=args.test_subset)
-    data = tuple(training.load_split(config, split, args.data_root, args.mirror)
-                 for split in ("train", "test"))
-    n, k_nets = len(data[0][0]), config.num_networks
+    locations = Locations(args.data_root, args.mirror)
+    datasets = [training.load_dataset(config, split, locations) for split in ("train", "test")]
+    data = training.TrainingData.load(config, locations, device)
+    n, k_nets = len(data.train), config.num_networks
     where = (torch.cuda.get_device_name(device) if device.type == "cuda"
              else f"{torch.get_num_threads()} threads")
     print(f"device {device} ({where}), "
           f"torch {torch.__version__}, arch {config.arch}, K={k_nets}, "
-          f"train {n} / test {len(data[1][0])} images, batch {config.batch_size}, "
+          f"train {n} / test {len(data.test)} images, batch {config.batch_size}, "
           f"{config.epochs} epoch(s), recording {config.recording}"
           + (", concurrent path with bf16 autocast + channels_last" if device.type == "cuda"
              else ""))
     # Warm-up data: the first two batches, one epoch.
     warm_n = min(n, 2 * config.batch_size)
-    warm_data = tuple((x[:warm_n], y[:warm_n], ids[:warm_n]) if i == 0 else (x, y, ids)
-                      for i, (x, y, ids) in enumerate(data))
+    warm_data = training.TrainingData(
+        training.SplitTensors(data.train.images[:warm_n], data.train.targets[:warm_n]),
+        data.test, data.num_classes)
     warm_config = training.TrainConfig(**{**config.to_dict(), "epochs": 1})
-    train, test = _tensors(data, device)
-    warm_train, _ = _tensors(warm_data, device)
 
     with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
         tmp = Path(tmp)
         # ---------------------------------------------------------------- (1) throughput
         results = {}
-        for name, fn in (("one after another", _sequential), ("concurrent", _concurrent)):
+        for name, fn in (("one after another", _train(False)), ("concurrent", _train(True))):
             tag = name.split()[0]
-            warm_store = _store(tmp / f"warm_{tag}", warm_config, warm_data)
-            fn(warm_config, warm_store, warm_train, test, tmp / f"warm_{tag}" / "ckpt", device)
-            store = _store(tmp / tag, config, data)
-            seconds, _ = timer(fn, config, store, train, test, tmp / tag / "ckpt", device)
+            warm_store = _store(tmp / f"warm_{tag}", warm_config, warm_data, datasets)
+            fn(warm_config, warm_store, warm_data, tmp / f"warm_{tag}" / "ckpt", device)
+            store = _store(tmp / tag, config, data, datasets)
+            seconds, _ = timer(fn, config, store, data, tmp / tag / "ckpt", device)
             results[name] = k_nets * n * config.epochs / seconds
             print(f"(1) {name:17s}: {seconds:8.2f} s  {results[name]:9.0f} images/s")
         ratio = results["concurrent"] / results["one after another"]
         print(f"(1) concurrent / one after another: {ratio:.2f}x images/s")
 
         # ---------------------------------------------------------------- (2) recording
-        store = _store(tmp / "phases", config, data)
-        trainer = ensemble.ConcurrentTrainer(config, store, train, test, tmp / "phases" / "ckpt",
-                                             device, list(range(k_nets)))
+        store = _store(tmp / "phases", config, data, datasets)
+        trainer = training.GroupTrainer(config, range(k_nets), data, tmp / "phases" / "ckpt",
+                                        device)
         trainer.train_epoch(1, bookkeeping=False)  # warm-up
         t = {}
         t["bare"], _ = timer(trainer.train_epoch, 1, bookkeeping=False)
         t["online"], (_, pred, prob) = timer(trainer.train_epoch, 1, bookkeeping=True)
-        t["eval_train"], eval_rec = timer(trainer.predict, trainer.x_train, trainer.y_train)
-        t["test"], test_rec = timer(trainer.predict, trainer.x_test, trainer.y_test)
-        t["write_train"], _ = timer(trainer.write_records, 1, {"train": (pred, prob)})
-        t["write_test"], _ = timer(trainer.write_records, 1, {"test": test_rec})
+        t["eval_train"], eval_rec = timer(trainer.predict, "train")
+        t["test"], test_rec = timer(trainer.predict, "test")
+        t["write_train"], _ = timer(_write, store, 1, "train", (pred, prob))
+        t["write_test"], _ = timer(_write, store, 1, "test", test_rec)
         t["checkpoint"], _ = timer(trainer.save_checkpoints, 1)
         del eval_rec
         bookkeeping = t["online"] - t["bare"]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agreement_core.pipeline import prepare_data
-from agreement_core.study import DATASET_SOURCES, PROFILES
+from agreement_core.data import CIFAR10
+from agreement_core.locations import Locations
+from agreement_core.study import DATASET_SOURCES, PROFILES, Workspace
+from agreement_core.study.pipeline import prepare_data
 
 
 def main(argv=None) -> int:
@@ -25,11 +27,9 @@ def main(argv=None) -> int:
                         help="download CIFAR-10 (original pixels) with torchvision")
     args = parser.parse_args(argv)
     if args.download_cifar10:
-        from agreement_core.data import CIFAR10
-
         for split in ("train", "test"):
             CIFAR10(split, root=args.data_root, download=True)
-    present = prepare_data(args.profile, args.data_root, args.mirror)
+    present = prepare_data(Workspace.open(args.profile, Locations(args.data_root, args.mirror)))
     for name, ok in present.items():
         if not ok:
             print(f"\n{name}: {DATASET_SOURCES.get(name, 'see data_scripts/README.md')}")

@@ -9,6 +9,7 @@ import pytest
 from fixtures import write_kth, write_voc
 
 from agreement_core.data import CIFAR10
+from agreement_core.locations import Locations
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,12 @@ def data_root(tmp_path_factory, mirror) -> Path:
     root = tmp_path_factory.mktemp("data")
     CIFAR10("test", root=root, mirror=mirror)
     return root
+
+
+@pytest.fixture(scope="session")
+def locations(data_root, mirror) -> Locations:
+    """The session's data root with the mirror, as every layer above the datasets takes them."""
+    return Locations(data_root, mirror)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from agreement_core import curriculum
-from agreement_core.curriculum import (
+from agreement_core.errors import ConfigError
+from agreement_core.training import TrainConfig, curriculum, load_dataset
+from agreement_core.training.curriculum import (
     CURVE_COLUMNS,
     MODES,
     agreement_scores,
@@ -23,8 +24,6 @@ from agreement_core.curriculum import (
     summarize_curricula,
     train_with_curriculum,
 )
-from agreement_core.errors import ConfigError
-from agreement_core.training import TrainConfig, load_dataset
 
 TINY = dict(dataset="cifar10", arch="fastnet_small", num_networks=2, epochs=2,
             train_subset=10, test_subset=5, batch_size=32)
@@ -131,8 +130,9 @@ def test_balance_classes_round_robin():
 
 
 def test_agreement_scores_never_agreed_is_hardest():
+    # Never agreed is missing (<NA> in the nullable column), not -1.
     dynamics = pd.DataFrame({"example_id": [10, 11, 12, 13],
-                             "agreed_from_epoch": np.array([2, -1, 1, 4], dtype=np.int16)})
+                             "agreed_from_epoch": pd.array([2, None, 1, 4], dtype="Int16")})
     ids = [13, 12, 11, 10]
     assert agreement_scores(dynamics, ids, num_epochs=4).tolist() == [4, 1, 5, 2]
     inf = agreement_scores(dynamics, ids)
@@ -141,6 +141,9 @@ def test_agreement_scores_never_agreed_is_hardest():
     assert [ids[i] for i in order] == [12, 10, 13, 11]
     with pytest.raises(KeyError):
         agreement_scores(dynamics, [10, 99])
+    old = dynamics.assign(agreed_from_epoch=np.array([2, -1, 1, 4], dtype=np.int16))
+    with pytest.raises(ValueError, match="1-based epoch or missing"):
+        agreement_scores(old, ids)  # the old -1 encoding is refused, not averaged
 
 
 # ------------------------------------------------------------------ sampling
@@ -179,16 +182,15 @@ def test_shuffled_batches_are_epochs():
 
 # ------------------------------------------------------------------ tiny real runs
 @pytest.fixture(scope="module")
-def tiny_scores(data_root, mirror):
-    ids = np.asarray(load_dataset(TrainConfig(**TINY), "train", data_root, mirror).example_ids)
+def tiny_scores(locations):
+    ids = np.asarray(load_dataset(TrainConfig(**TINY), "train", locations).example_ids)
     rng = np.random.default_rng(0)
     return pd.Series(rng.integers(1, 4, len(ids)).astype(float), index=ids)
 
 
-def test_curriculum_run_writes_curves_and_resumes(tmp_path, data_root, mirror, tiny_scores,
-                                                  monkeypatch):
+def test_curriculum_run_writes_curves_and_resumes(tmp_path, tiny_scores, monkeypatch, locations):
     config = TrainConfig(**TINY)
-    run = dict(mode="curriculum", out=tmp_path, data_root=data_root, mirror=mirror,
+    run = dict(mode="curriculum", out=tmp_path, locations=locations,
                eval_every=3, progress=False)
     curves = train_with_curriculum(config, tiny_scores, **run)
     files = sorted(p.name for p in (tmp_path / "curriculum").glob("*.parquet"))
@@ -215,10 +217,10 @@ def test_curriculum_run_writes_curves_and_resumes(tmp_path, data_root, mirror, t
         train_with_curriculum(config, tiny_scores, balance=True, **run)
 
 
-def test_compare_curricula_all_modes(tmp_path, data_root, mirror, tiny_scores):
+def test_compare_curricula_all_modes(tmp_path, tiny_scores, locations):
     config = TrainConfig(**{**TINY, "epochs": 1})
-    curves = compare_curricula(config, tiny_scores.to_numpy(), tmp_path, data_root=data_root,
-                               mirror=mirror, progress=False)
+    curves = compare_curricula(config, tiny_scores.to_numpy(), tmp_path,
+                               locations=locations, progress=False)
     assert list(curves["mode"].unique()) == list(MODES)
     for mode in MODES:
         assert (tmp_path / mode / "net001.parquet").is_file()
@@ -233,8 +235,8 @@ def test_compare_curricula_all_modes(tmp_path, data_root, mirror, tiny_scores):
     assert summary.final_test_mean.between(0, 1).all()
     assert summary.auc_test_mean.between(0, 1).all()
     with pytest.raises(ConfigError):
-        compare_curricula(config, None, tmp_path, modes=("curriculum",), data_root=data_root,
-                          mirror=mirror, progress=False)
+        compare_curricula(config, None, tmp_path, modes=("curriculum",),
+                          locations=locations, progress=False)
     with pytest.raises(ConfigError):
         compare_curricula(config, None, tmp_path, modes=("easy",))
 

@@ -7,9 +7,9 @@ import pytest
 
 from agreement_core.cli import main
 from agreement_core.errors import ConfigError
-from agreement_core.launch import expand_grid, run_grid
+from agreement_core.study.launch import expand_grid, run_grid
 from agreement_core.records import RecordStore
-from agreement_core.training import train_study
+from agreement_core.study import train_study
 
 BASE = dict(dataset="cifar10", arch="fastnet_small", num_networks=2, epochs=1,
             train_subset=10, test_subset=5, batch_size=50)
@@ -30,14 +30,14 @@ def records(store):
     return [store.read_predictions(k, s, 1) for k in range(2) for s in ("train", "test")]
 
 
-def test_submitit_local_executor_fills_one_store_per_study(tmp_path, data_root, mirror):
+def test_submitit_local_executor_fills_one_store_per_study(tmp_path, locations):
     configs = expand_grid({"base": BASE, "grid": {"batch_size": [25, 50]}})
     stores = run_grid(configs, tmp_path / "grid", launcher="submitit-local",
-                      data_root=data_root, mirror=mirror)
+                      locations=locations)
     for name, store in stores.items():
         assert all(store.completed_epochs(k) == 1 for k in range(2))
-        plain = train_study(configs[name], tmp_path / f"plain-{name}", data_root=data_root,
-                            mirror=mirror, progress=False)
+        plain = train_study(configs[name], tmp_path / f"plain-{name}",
+                            locations=locations, progress=False)
         assert all(np.array_equal(a, b) for a, b in zip(records(store), records(plain),
                                                          strict=True))
 

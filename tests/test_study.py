@@ -10,20 +10,23 @@ import yaml
 
 from agreement_core.agreement import agreement_table, combined_agreement_table
 from agreement_core.errors import ConfigError
+from agreement_core.locations import Locations
 from agreement_core.records import RecordStore
 from agreement_core.report import easy_and_hard_examples
 from agreement_core.study import (
     PROFILES,
     DatasetUnavailable,
     StudyMissing,
+    Workspace,
     get_profile,
     is_complete,
     load_study,
+    notebook_session,
     open_study,
     require_dataset,
-    study_dir,
     study_slug,
 )
+from agreement_core.study.pipeline import BuildError, execute_notebooks
 from agreement_core.training import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,27 +54,33 @@ def test_profiles_give_one_directory_per_configuration():
 def test_missing_study_names_the_command(tmp_path):
     config = get_profile("default").config("cifar10", epochs=2)
     with pytest.raises(StudyMissing, match="agreement_core build --profile default") as info:
-        load_study(config, results_dir=tmp_path)
+        load_study(config, Workspace.open("default", Locations(results=tmp_path)))
     assert info.value._render_traceback_()[0].startswith("StudyMissing: no finished results")
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):
     with pytest.raises(DatasetUnavailable, match="host.robots.ox.ac.uk") as info:
-        require_dataset("voc", data_root=tmp_path / "empty")
+        require_dataset("voc", Locations(data_root=tmp_path / "empty"))
     lines = info.value._render_traceback_()  # the message, wrapped, and no traceback
     assert lines[0].startswith("DatasetUnavailable: the voc dataset")
     assert len(lines) > 1 and "host.robots.ox.ac.uk" in " ".join(lines)
     with pytest.raises(DatasetUnavailable, match="kth-tips"):
-        open_study("kth", "default", data_root=tmp_path / "empty", results_dir=tmp_path)
+        open_study("kth", "default",
+                   locations=Locations(data_root=tmp_path / "empty", results=tmp_path))
 
 
 def test_tiny_study_trains_once_then_is_found(tmp_path, data_root, mirror):
-    kwargs = dict(results_dir=tmp_path, data_root=data_root, mirror=mirror)
+    locations = Locations(data_root, mirror, results=tmp_path)
     study = open_study("cifar10", "default", train_missing=True, subset=20, num_networks=2,
-                       epochs=2, **kwargs)
-    path = study_dir(study.config, "default", tmp_path)
+                       epochs=2, locations=locations)
+    path = Workspace.open("default", locations).layout.study_dir(study.config)
+    assert study.store.path == path
     assert is_complete(path) and not (path / "checkpoints").exists()
-    again = open_study("cifar10", "default", subset=20, num_networks=2, epochs=2, **kwargs)
+    # A notebook's parameters find the same study through the session.
+    session = notebook_session({"profile": "default", "results_dir": str(tmp_path),
+                                "data_root": str(data_root), "mirror": str(mirror),
+                                "subset": 20, "num_networks": 2, "epochs": 2})
+    again = session.study("cifar10")
     assert again.store.path == study.store.path
     caption = again.caption
     for text in ("CIFAR-10 (offline JPEG mirror)", "train 20 per class", "2 x fastnet_small",
@@ -80,6 +89,27 @@ def test_tiny_study_trains_once_then_is_found(tmp_path, data_root, mirror):
     assert "2 x lenet5_bn / fastnet" in again.caption_varying(arch=["lenet5_bn", "fastnet"])
     data = again.dataset("train")
     assert (data.example_ids == again.store.example_ids("train")).all()
+    with pytest.raises(StudyMissing):
+        session.study("cifar10", epochs=3)  # another configuration: not trained
+
+
+@pytest.mark.parametrize("name, value", [("epochs", "abc"), ("epochs", 0), ("subset", 1.5),
+                                         ("num_networks", True), ("profile", 3),
+                                         ("train_missing", "yes")])
+def test_notebook_parameters_are_checked_by_name(name, value):
+    with pytest.raises(ConfigError, match=f"notebook parameter {name} = "):
+        notebook_session({name: value})
+
+
+def test_workspace_layout_is_the_one_place_for_results_paths(tmp_path):
+    workspace = Workspace.open("default", Locations(results=tmp_path))
+    config = workspace.profile.config("cifar10")
+    layout = workspace.layout
+    assert layout.root == tmp_path / "default"
+    assert layout.study_dir(config) == tmp_path / "default" / "studies" / study_slug(config)
+    assert layout.dynamics_path(config).name == f"{study_slug(config)}.parquet"
+    assert layout.statistics_path("cifar10", "test") == \
+        tmp_path / "default" / "statistics" / "cifar10-test.parquet"
 
 
 def _store(path, correct, targets, predictions=None):
@@ -155,20 +185,19 @@ def test_results_are_committed_compactly():
     assert sizes < 60e6
     for config in get_profile("default").configs().values():
         if config.dataset in ("cifar10", "imagenette"):
-            assert is_complete(study_dir(config, "default")), config
+            assert is_complete(Workspace.open("default").layout.study_dir(config)), config
     meta = json.loads(next((root / "studies").glob("*/meta.json")).read_text())
     assert "config" in meta
 
 
 def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
     """papermill runs a notebook; a missing dataset is a page, any other error fails the build."""
-    from agreement_core.pipeline import BuildError, execute_notebooks
-
     source = tmp_path / "notebooks"
     source.mkdir()
     cells = {"ok": "print(profile)",
              "absent": "from agreement_core.study import require_dataset\n"
-                       "require_dataset('voc', data_root=profile)",
+                       "from agreement_core.locations import Locations\n"
+                       "require_dataset('voc', Locations(data_root=profile))",
              "broken": "1 / 0"}
     for name, text in cells.items():
         notebook = nbformat.v4.new_notebook()
@@ -179,7 +208,7 @@ def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
                                            "language": "python"}
         nbformat.write(notebook, source / f"{name}.ipynb")
     out = tmp_path / "out"
-    outcome = execute_notebooks("default", only=["ok", "absent"], out_dir=out,
+    outcome = execute_notebooks(Workspace.open("default"), only=["ok", "absent"], out_dir=out,
                                 notebooks_dir=source)
     assert outcome["ok"] == "ok"
     assert outcome["absent"].startswith("DatasetUnavailable: the voc dataset")
@@ -187,4 +216,5 @@ def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
     assert not any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in page.cells)
     assert page.cells[-1].outputs[0]["traceback"][0].startswith("DatasetUnavailable:")
     with pytest.raises(BuildError, match="broken failed: ZeroDivisionError"):
-        execute_notebooks("default", only=["broken"], out_dir=out, notebooks_dir=source)
+        execute_notebooks(Workspace.open("default"), only=["broken"], out_dir=out,
+                          notebooks_dir=source)

@@ -15,14 +15,15 @@ from agreement_core.agreement import agreement_table
 from agreement_core.cli import main
 from agreement_core.data import CIFAR10
 from agreement_core.errors import ConfigError
+from agreement_core.locations import Locations
 from agreement_core.records import RecordStore
+from agreement_core.study import train_study
 from agreement_core.training import (
     TrainConfig,
     learning_rate,
     momentum_at,
     random_crop,
     random_labels,
-    train_study,
 )
 
 TINY = dict(dataset="cifar10", arch="fastnet_small", num_networks=2, epochs=2,
@@ -35,9 +36,9 @@ def predictions(store):
             for t in range(1, store.num_epochs + 1)}
 
 
-def test_tiny_study_records_every_epoch(tmp_path, data_root, mirror):
-    store = train_study(TrainConfig(**TINY), tmp_path / "study", data_root=data_root,
-                        mirror=mirror, progress=False)
+def test_tiny_study_records_every_epoch(tmp_path, locations):
+    store = train_study(TrainConfig(**TINY), tmp_path / "study",
+                        locations=locations, progress=False)
     assert store.num_examples("train") == 200 and store.num_examples("test") == 100
     for k in range(2):
         assert store.completed_epochs(k) == 2
@@ -47,19 +48,19 @@ def test_tiny_study_records_every_epoch(tmp_path, data_root, mirror):
     assert store.config["arch"] == "fastnet_small" and store.seeds == [0, 1]
 
 
-def test_same_config_twice_gives_identical_records(tmp_path, data_root, mirror):
+def test_same_config_twice_gives_identical_records(tmp_path, locations):
     config = TrainConfig(**TINY)
-    a = train_study(config, tmp_path / "a", data_root=data_root, mirror=mirror, progress=False)
-    b = train_study(config, tmp_path / "b", data_root=data_root, mirror=mirror, progress=False)
+    a = train_study(config, tmp_path / "a", locations=locations, progress=False)
+    b = train_study(config, tmp_path / "b", locations=locations, progress=False)
     pa, pb = predictions(a), predictions(b)
     assert all(np.array_equal(pa[key], pb[key]) for key in pa)
 
 
-def test_eval_recording_differs_from_online_only_on_train(tmp_path, data_root, mirror):
-    online = train_study(TrainConfig(**TINY), tmp_path / "online", data_root=data_root,
-                         mirror=mirror, progress=False)
+def test_eval_recording_differs_from_online_only_on_train(tmp_path, locations):
+    online = train_study(TrainConfig(**TINY), tmp_path / "online",
+                         locations=locations, progress=False)
     evaluated = train_study(TrainConfig(**TINY, recording="eval"), tmp_path / "eval",
-                            data_root=data_root, mirror=mirror, progress=False)
+                            locations=locations, progress=False)
     # Same seeds, same updates: the test-set predictions are identical.
     assert np.array_equal(online.read_predictions(0, "test", 2),
                           evaluated.read_predictions(0, "test", 2))
@@ -74,7 +75,7 @@ def test_bad_config_is_a_clear_error():
 
 
 def test_killed_run_resumes_to_the_same_records(tmp_path, data_root, mirror):
-    args = [sys.executable, "-m", "agreement_core", "train", "--profile", "tiny",
+    args = [sys.executable, "-m", "agreement_core", "train", "--preset", "tiny",
             "--networks", "2", "--epochs", "4", "--train-subset", "20", "--test-subset", "10",
             "--data-root", str(data_root), "--mirror", str(mirror), "--no-progress"]
     reference = tmp_path / "reference"
@@ -122,9 +123,9 @@ def test_step_and_cosine_schedules():
     assert learning_rate(cosine, 100, 100) == pytest.approx(5e-4)
 
 
-def test_random_label_run_uses_one_recorded_relabelling(tmp_path, data_root, mirror):
+def test_random_label_run_uses_one_recorded_relabelling(tmp_path, data_root, mirror, locations):
     config = TrainConfig(**TINY, random_labels=True, label_seed=7, lr=0.001)
-    store = train_study(config, tmp_path / "random", data_root=data_root, mirror=mirror,
+    store = train_study(config, tmp_path / "random", locations=locations,
                         progress=False)
     train = CIFAR10("train", root=data_root, mirror=mirror, subset=20)
     expected = random_labels(len(train), 10, seed=7)
@@ -140,7 +141,7 @@ def test_multilabel_run_on_the_voc_fixture(tmp_path, voc_root):
     config = TrainConfig(dataset="voc", arch="fastnet_small", num_networks=2, epochs=2,
                          batch_size=2, train_subset=None, test_subset=None, image_size=40,
                          crop=32)
-    store = train_study(config, tmp_path / "voc", data_root=voc_root, progress=False)
+    store = train_study(config, tmp_path / "voc", locations=Locations(voc_root), progress=False)
     assert store.multilabel and store.num_classes == 20
     pred = store.read_predictions(1, "train", 2)
     assert pred.dtype == bool and pred.shape == (3, 20)
@@ -157,7 +158,7 @@ def test_kth_protocol_adam_onecycle_resize_and_crop(tmp_path, kth_root):
                          batch_size=4, optimizer="adam", schedule="onecycle", lr=1e-4,
                          weight_decay=1e-5, train_subset=None, test_subset=None,
                          image_size=40, crop=36)
-    store = train_study(config, tmp_path / "kth", data_root=kth_root, progress=False)
+    store = train_study(config, tmp_path / "kth", locations=Locations(kth_root), progress=False)
     assert store.num_examples("train") == 18 and store.num_examples("test") == 6
     assert store.completed_epochs(0) == store.completed_epochs(1) == 2
 
@@ -171,14 +172,14 @@ def test_random_crop_is_a_crop():
         assert torch.equal(crop, image[top:top + 4, left:left + 4])
 
 
-def test_streamed_images_give_the_same_records_as_in_memory(tmp_path, data_root, mirror):
+def test_streamed_images_give_the_same_records_as_in_memory(tmp_path, locations):
     # Imagenette (the ImageNet stand-in) through the ImageNet code path, decoded per batch.
     base = dict(dataset="imagenette", arch="fastnet_small", num_networks=2, epochs=1,
                 batch_size=8, train_subset=2, test_subset=1, image_size=40, crop=32)
-    memory = train_study(TrainConfig(**base), tmp_path / "memory", data_root=data_root,
-                         mirror=mirror, progress=False)
+    memory = train_study(TrainConfig(**base), tmp_path / "memory",
+                         locations=locations, progress=False)
     streamed = train_study(TrainConfig(**base, stream=True), tmp_path / "stream",
-                           data_root=data_root, mirror=mirror, progress=False)
+                           locations=locations, progress=False)
     for k in range(2):
         for split in ("train", "test"):
             assert np.array_equal(memory.read_predictions(k, split, 1),
@@ -191,7 +192,7 @@ def test_tiny_profile_end_to_end(tmp_path, data_root, mirror, capsys):
     """The issue's tiny study: ~1,000 train / 500 test CIFAR-10 images, K=3, 3 epochs."""
     out = tmp_path / "tiny"
     args = ["--data-root", str(data_root), "--mirror", str(mirror)]
-    assert main(["train", "--profile", "tiny", "--out", str(out), "--no-progress", *args]) == 0
+    assert main(["train", "--preset", "tiny", "--out", str(out), "--no-progress", *args]) == 0
     store = RecordStore.open(out)
     assert (store.num_networks, store.num_epochs) == (3, 3)
     assert (store.num_examples("train"), store.num_examples("test")) == (1000, 500)

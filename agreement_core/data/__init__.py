@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ConfigError
+from ..locations import Locations
 from .archive import extract_archive
 from .base import ImageDataset, select_subset
 from .cifar import CIFAR10, CIFAR10_CLASSES
@@ -27,14 +28,18 @@ DATASETS: dict[str, Callable[..., ImageDataset]] = {
 }
 
 
-def get_dataset(name: str, split: str, **kwargs) -> ImageDataset:
+def get_dataset(name: str, split: str, locations: Locations | None = None,
+                **kwargs) -> ImageDataset:
     """Build the dataset registered as ``name`` (see :data:`DATASETS`) for ``split``.
 
+    ``locations`` supplies the data root and the mirror (default: the environment);
     ``kwargs`` go to the dataset (``root``, ``mirror``, ``transform``, ``subset``, ...).
     An unknown name or split raises :class:`~agreement_core.errors.ConfigError`.
     """
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if locations is not None:
+        kwargs = {"root": locations.data_root, "mirror": locations.mirror, **kwargs}
     return DATASETS[name](split, **kwargs)
 
 

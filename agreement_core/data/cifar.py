@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .. import paths
+from .. import locations
 from .._io import atomic_path
 from ..errors import DatasetError
 from .archive import extract_archive
@@ -39,7 +39,7 @@ class CIFAR10(ImageDataset):
     ----------
     split : {"train", "test"}
     root : path, optional
-        Data root (default :func:`agreement_core.paths.data_root`). Sources, in
+        Data root (default :func:`agreement_core.locations.data_root`). Sources, in
         order: ``<root>/cifar-10-batches-py/`` (torchvision), ``<root>/cifar10/``
         (extracted mirror), ``cifar10-jpeg.tar.gz`` in ``mirror`` (extracted
         once into ``<root>/cifar10/``), a torchvision download if ``download``.
@@ -59,8 +59,8 @@ class CIFAR10(ImageDataset):
                  mirror: str | os.PathLike | None = None, download: bool = False,
                  transform: Callable | None = None, subset: Subset = None):
         split = self.check_split(split)
-        data_root = paths.data_root(root)
-        mirror_dir = paths.mirror_dir(mirror)
+        data_root = locations.data_root(root)
+        mirror_dir = locations.mirror_dir(mirror)
         extracted = data_root / MIRROR_FOLDER
         archive = mirror_dir / MIRROR_ARCHIVE if mirror_dir is not None else None
         self._pixels: np.ndarray | None = None  # the full split, when it comes as an array

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import locations
 from ..errors import DatasetError
 from .archive import extract_archive
 from .base import ImageDataset, Subset
@@ -31,7 +31,7 @@ class ImageNet(ImageDataset):
         ``"test"`` is an alias of ``"val"`` (studies use train/test).
     root : path, optional
         The folder holding ``train/`` and ``val/``, or a data root holding
-        ``imagenet/`` (default :func:`agreement_core.paths.data_root`).
+        ``imagenet/`` (default :func:`agreement_core.locations.data_root`).
     mirror : path, optional
         Offline mirror directory (default ``$AGREEMENT_MIRROR``), read only for
         class names (``imagenette-128-manifest.csv``).
@@ -47,7 +47,7 @@ class ImageNet(ImageDataset):
                  mirror: str | os.PathLike | None = None, transform: Callable | None = None,
                  subset: Subset = None):
         split = _canonical_split(self.check_split(split))
-        base = paths.data_root(root)
+        base = locations.data_root(root)
         folder = base
         if not (base / split).is_dir() and (base / "imagenet").is_dir():
             folder = base / "imagenet"  # root is a data root holding imagenet/
@@ -64,7 +64,7 @@ class ImageNet(ImageDataset):
             samples = make_dataset(str(split_dir), class_to_idx, extensions=IMG_EXTENSIONS)
         except FileNotFoundError as exc:
             raise DatasetError(f"{split_dir}: {exc}") from exc
-        names = _imagenette_names(paths.mirror_dir(mirror))
+        names = _imagenette_names(locations.mirror_dir(mirror))
         labels = np.array([label for _, label in samples], dtype=np.int64)
         examples = pd.DataFrame({
             "example_id": np.arange(len(samples), dtype=np.int64), "split": split,
@@ -84,9 +84,9 @@ def imagenette(split: str = "train", root: str | os.PathLike | None = None,
     the mirror. Parameters as for :class:`ImageNet`; ``root`` is the data root.
     """
     split = _canonical_split(ImageNet.check_split(split))
-    folder = paths.data_root(root) / "imagenette"
+    folder = locations.data_root(root) / "imagenette"
     if not (folder / split).is_dir():
-        mirror_dir = paths.mirror_dir(mirror)
+        mirror_dir = locations.mirror_dir(mirror)
         archive = f"imagenette-128-{split}.tar.gz"
         if mirror_dir is None:
             raise DatasetError(f"{folder / split} not found and no mirror given: set "

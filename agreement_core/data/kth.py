@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import locations
 from ..errors import DatasetError
 from .base import ImageDataset, Subset
 
@@ -41,7 +41,7 @@ class KTHTIPS2b(ImageDataset):
     split : {"train", "test"}
     root : path, optional
         The folder of material folders, or one holding ``KTH-TIPS2-b/`` (default
-        :func:`agreement_core.paths.data_root`).
+        :func:`agreement_core.locations.data_root`).
     mirror : path, optional
         Accepted for a uniform interface; KTH-TIPS2-b is not in the offline mirror.
     transform : callable, optional
@@ -56,7 +56,7 @@ class KTHTIPS2b(ImageDataset):
                  mirror: str | os.PathLike | None = None, transform: Callable | None = None,
                  subset: Subset = None):
         split = self.check_split(split)
-        base = paths.data_root(root)
+        base = locations.data_root(root)
         folder = base / "KTH-TIPS2-b" if (base / "KTH-TIPS2-b").is_dir() else base
         materials = [m for m in KTH_MATERIALS if (folder / m).is_dir()]
         if not materials:

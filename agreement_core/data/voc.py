@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .. import paths
+from .. import locations
 from ..errors import ConfigError, DatasetError
 from .base import ImageDataset, Subset
 
@@ -40,7 +40,7 @@ class PascalVOC(ImageDataset):
     split : {"train", "test"}
     root : path, optional
         The folder holding ``VOCdevkit/``, or ``VOCdevkit`` itself (default
-        :func:`agreement_core.paths.data_root`); it holds ``VOC2007/`` and
+        :func:`agreement_core.locations.data_root`); it holds ``VOC2007/`` and
         ``VOC2012/``, each with ``JPEGImages/``, ``Annotations/`` and
         ``ImageSets/Main/``.
     mirror : path, optional
@@ -66,7 +66,7 @@ class PascalVOC(ImageDataset):
         years = tuple(years)
         if not years or not set(years) <= set(TRAIN_YEARS):
             raise ConfigError(f"years must be a non-empty subset of {TRAIN_YEARS}, got {years}")
-        base = paths.data_root(root)
+        base = locations.data_root(root)
         devkit = base / "VOCdevkit" if (base / "VOCdevkit").is_dir() else base
         parts = [(year, "trainval") for year in years] if split == "train" else [(2007, "test")]
         rows = []

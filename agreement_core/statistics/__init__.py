@@ -12,7 +12,9 @@ from .engine import (
     STATISTICS,
     compute_statistics,
     read_statistics,
+    read_statistics_tables,
     statistics_spec,
+    statistics_table_path,
 )
 from .factors import cifar10h_entropy, dataset_factors, soft_label_entropy
 from .kernels import (
@@ -30,6 +32,6 @@ __all__ = [
     "DEFAULT_PARAMETERS", "DEFAULT_STATISTICS", "KERNELS", "STATISTICS", "cifar10h_entropy",
     "compute_statistics", "crisp_boundary_map", "crisp_boundary_strength", "dataset_factors",
     "dct_coefficient_share", "grayscale", "mean_windowed_entropy", "read_statistics",
-    "resize_images", "segment_count", "soft_label_entropy", "sobel_edge_strength",
-    "statistics_spec",
+    "read_statistics_tables", "resize_images", "segment_count", "soft_label_entropy",
+    "sobel_edge_strength", "statistics_spec", "statistics_table_path",
 ]

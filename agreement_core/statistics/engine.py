@@ -88,6 +88,27 @@ def read_statistics(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     return table.to_pandas(), meta
 
 
+def statistics_table_path(directory: str | os.PathLike, dataset: str, split: str) -> Path:
+    """The one naming rule of statistics tables: ``<directory>/<dataset>-<split>.parquet``."""
+    return Path(directory) / f"{dataset}-{split}.parquet"
+
+
+def read_statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dict:
+    """The statistics tables of ``dataset`` under ``directory``: split -> table.
+
+    Splits without a table are left out. Each table's ``attrs["source"]`` holds the
+    dataset's source (e.g. ``"mirror-jpeg"``), for captions.
+    """
+    found = {}
+    for split in splits:
+        path = statistics_table_path(directory, dataset, split)
+        if path.is_file():
+            table, meta = read_statistics(path)
+            table.attrs["source"] = meta.get("source")
+            found[split] = table
+    return found
+
+
 # ------------------------------------------------------------------ one batch
 _DATASET = None  # set in each worker process by _init_worker
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import locations
 
 #: Columns of a dataset's ``examples`` table that are per-example factors.
 FACTOR_COLUMNS = ("instances", "bbox_area_share", "illumination", "pose", "scale", "sample",
@@ -55,7 +55,7 @@ def cifar10h_entropy(example_ids: np.ndarray, mirror: str | os.PathLike | None =
     stop the other statistics.
     """
     candidates = [Path(path)] if path is not None else []
-    mirror_dir = paths.mirror_dir(mirror)
+    mirror_dir = locations.mirror_dir(mirror)
     if mirror_dir is not None:
         candidates.append(mirror_dir / CIFAR10H_FILE)
     found = next((c for c in candidates if c.is_file()), None)

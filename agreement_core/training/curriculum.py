@@ -18,9 +18,11 @@ training, ``config.epochs * ceil(N / batch_size)`` steps:
 
 At step ``s`` a paced mode samples its mini-batch uniformly at random, without
 replacement, from the first ``available_examples(s, ...)`` examples of its
-order. Network k of every mode starts from the same initial weights (seed
-``config.seed + k``, as in :mod:`agreement_core.training`); its data order, ties
-and crops come from a generator seeded by ``(config.seed + k, mode)``.
+order. Network k of every mode starts from the same initial weights as network k of the
+study trainer (:func:`~agreement_core.training.config.network_seed`); its batches, ties and
+crops come from a generator seeded by :func:`~agreement_core.training.config.data_seed`
+with the mode as the stream, and every step is
+:func:`~agreement_core.training.step.train_step`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -37,23 +38,23 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._io import atomic_path, write_json
-from .errors import ConfigError
-from .models import build_model
-from .training import (
-    StreamingImages,
-    TrainConfig,
-    apply_schedule,
+from .._io import atomic_path, write_json
+from ..data.labels import is_correct
+from ..errors import ConfigError
+from ..locations import Locations
+from .config import TrainConfig, data_seed, network_seed
+from .inputs import (
     channel_stats,
-    learning_rate,
     load_dataset,
-    loss_fn,
-    make_optimizer,
-    predict,
     random_crop,
-    random_labels,
+    resolve_device,
+    split_tensors,
     to_float,
+    training_targets,
 )
+from .schedules import learning_rate
+from .step import predict, train_step
+from .trainer import OneNetwork, TrainingData, build_network
 
 MODES = ("curriculum", "anti", "random", "standard")
 PACED_MODES = ("curriculum", "anti", "random")
@@ -220,13 +221,15 @@ def agreement_scores(dynamics: pd.DataFrame, example_ids, *, num_epochs: int | N
     """Difficulty scores from the agreed-from epoch, aligned to ``example_ids``.
 
     ``dynamics`` is an :func:`~agreement_core.agreement.example_dynamics_table`
-    (``example_id``, ``agreed_from_epoch``, 1-based, -1 = never agreed). Never
+    (``example_id``, ``agreed_from_epoch``: 1-based, missing = never agreed). Never
     agreed counts as the hardest: ``num_epochs + 1`` when given, else ``inf``.
 
     Raises
     ------
     KeyError
         If an example id is missing from ``dynamics``.
+    ValueError
+        Duplicate ids, or an epoch below 1 (e.g. the old ``-1`` encoding of "never").
     """
     agreed = dynamics.set_index("example_id")["agreed_from_epoch"]
     if not agreed.index.is_unique:
@@ -236,9 +239,12 @@ def agreement_scores(dynamics: pd.DataFrame, example_ids, *, num_epochs: int | N
     if missing.any():
         raise KeyError(f"{int(missing.sum())} example ids are not in the dynamics table, "
                        f"e.g. {ids[missing][:5].tolist()}")
-    values = agreed.reindex(ids).to_numpy(dtype=np.float64)
+    values = agreed.reindex(ids).astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    if (values < 1).any():
+        raise ValueError("agreed_from_epoch must be a 1-based epoch or missing (never agreed); "
+                         f"got {values[values < 1][0]:g}")
     never = np.inf if num_epochs is None else float(num_epochs + 1)
-    return np.where(values < 0, never, values)
+    return np.where(np.isnan(values), never, values)
 
 
 def _align_scores(scores, example_ids: np.ndarray, mode: str) -> np.ndarray:
@@ -261,14 +267,6 @@ def _align_scores(scores, example_ids: np.ndarray, mode: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ training
-def _mode_seed(seed: int, mode: str) -> int:
-    return (seed * 1_000_003 + zlib.crc32(mode.encode())) % (2 ** 63)
-
-
-def _correct(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (pred == target).all(dim=-1) if target.dtype == torch.bool else pred == target
-
-
 def _settings(config: TrainConfig, mode: str, pacing, eval_every: int, scores: np.ndarray,
               order_seeds: Sequence[int], balance: bool) -> dict:
     digest = None  # random and standard orders do not depend on the scores
@@ -293,20 +291,21 @@ def _check_settings(path: Path, settings: dict) -> None:
         write_json(path, normal)
 
 
-def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, train, test,
-                 num_classes: int, pacing, eval_every: int, device, progress: bool
-                 ) -> pd.DataFrame:
+def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, data,
+                 pacing, eval_every: int, device, progress: bool) -> pd.DataFrame:
     """Train network ``k`` in ``mode`` and return its learning curve."""
-    (x_train, y_train), (x_test, y_test) = train, test
+    x_train, y_train = data.train.images, data.train.targets
+    x_test, y_test = data.test.images, data.test.targets
     n = len(x_train)
     mean, std = channel_stats(x_train)
-    torch.manual_seed(config.seed + k)  # the same initial weights as in training, every mode
     input_size = config.crop or x_train.shape[1]
-    model = build_model(config.arch, num_classes, image_size=input_size).to(device)
-    optimizer = make_optimizer(config, model.parameters())
+    # The same initial weights as in the study trainer, in every mode.
+    network = OneNetwork(config, build_network(config, k, data.num_classes, input_size),
+                         mean, std, device)
+    model, optimizer = network.net, network.optimizer
     steps_per_epoch = math.ceil(n / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    generator = torch.Generator().manual_seed(_mode_seed(config.seed + k, mode))
+    generator = torch.Generator().manual_seed(data_seed(config, k, mode))
     if mode == "standard":
         batches = shuffled_batches(n, total_steps, config.batch_size, generator)
     else:
@@ -321,10 +320,10 @@ def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, trai
         nonlocal loss_sum, loss_count
         pool = n if mode == "standard" else available_examples(step, n, config.batch_size,
                                                                  pacing)
-        train_ok = _correct(predict(model, x_train, mean, std, y_train, crop=config.crop)[0],
-                            y_train)
-        test_ok = _correct(predict(model, x_test, mean, std, y_test, crop=config.crop)[0],
-                           y_test)
+        train_ok = is_correct(predict(model, x_train, mean, std, y_train, crop=config.crop)[0],
+                              y_train)
+        test_ok = is_correct(predict(model, x_test, mean, std, y_test, crop=config.crop)[0],
+                             y_test)
         rows.append({"mode": mode, "network": k, "step": step, "total_steps": total_steps,
                      "epoch": step / steps_per_epoch,
                      "lr": learning_rate(config, min(step, total_steps - 1), total_steps),
@@ -340,13 +339,10 @@ def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, trai
                disable=None if progress else True)
     for step, idx in enumerate(batches):
         model.train()
-        apply_schedule(optimizer, config, step, total_steps)
         idx = idx.to(device)
         batch = random_crop(x_train[idx], config.crop, generator)
-        loss = loss_fn(model(to_float(batch, mean, std)), y_train[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        _, loss = train_step(model, optimizer, to_float(batch, mean, std), y_train[idx],
+                             config=config, step=step, total_steps=total_steps)
         loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
         bar.update()
         done = step + 1
@@ -356,19 +352,9 @@ def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, trai
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
-def _load(config: TrainConfig, dataset, device, labels=None) -> tuple:
-    """``(images, targets)`` of one split on ``device``, as training holds them."""
-    size = (config.image_size, config.image_size) if config.image_size else None
-    if config.stream:
-        images = StreamingImages(dataset, size, device)
-    else:
-        images = torch.from_numpy(dataset.load_array(size=size)).to(device)
-    return images, torch.as_tensor(dataset.targets if labels is None else labels, device=device)
-
-
 def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | Path,
                           pacing: Mapping | None = None, eval_every: int | None = None,
-                          balance: bool = False, data_root=None, mirror=None,
+                          balance: bool = False, locations: Locations | None = None,
                           device: str | None = None, networks=None, progress: bool = True
                           ) -> pd.DataFrame:
     """Train ``config.num_networks`` networks in ``mode`` and return their learning curves.
@@ -416,12 +402,9 @@ def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | 
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-    networks = list(range(config.num_networks) if networks is None else networks)
-    bad = [k for k in networks if not 0 <= k < config.num_networks]
-    if bad:
-        raise ConfigError(f"network indices {bad} outside [0, {config.num_networks})")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    train_set = load_dataset(config, "train", data_root, mirror)
+    networks = config.check_networks(networks)
+    device = resolve_device(device)
+    train_set = load_dataset(config, "train", locations)
     ids = np.asarray(train_set.example_ids)
     n = len(ids)
     scores = _align_scores(scores, ids, mode)
@@ -431,17 +414,13 @@ def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | 
     if eval_every < 1:
         raise ConfigError(f"eval_every must be at least 1, got {eval_every}")
     pacing = None if mode == "standard" else resolve_pacing(pacing, total_steps)
-    labels = None
-    if config.random_labels:
-        if train_set.multilabel:
-            raise ConfigError("random_labels is defined for single-label datasets only")
-        labels = random_labels(n, train_set.num_classes, config.label_seed)
+    labels = training_targets(config, train_set)
     balance_by = None
     if balance and mode != "standard":
         if train_set.multilabel:
             raise ConfigError("balance is defined for single-label datasets only")
-        balance_by = np.asarray(train_set.targets if labels is None else labels)
-    order_seeds = [config.seed + k for k in range(config.num_networks)]
+        balance_by = labels
+    order_seeds = [network_seed(config, k) for k in range(config.num_networks)]
     orders = {k: difficulty_order(scores, mode=mode, seed=order_seeds[k], labels=balance_by)
               for k in networks}
 
@@ -453,11 +432,12 @@ def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | 
     paths = {k: folder / f"net{k:03d}.parquet" for k in networks}
     todo = [k for k in networks if not paths[k].exists()]
     if todo:
-        train = _load(config, train_set, device, labels)
-        test = _load(config, load_dataset(config, "test", data_root, mirror), device)
+        data = TrainingData(split_tensors(config, train_set, device, labels),
+                            split_tensors(config, load_dataset(config, "test", locations), device),
+                            train_set.num_classes)
         for k in todo:
-            curve = _train_curve(config, k, mode, orders[k], train, test,
-                                 train_set.num_classes, pacing, eval_every, device, progress)
+            curve = _train_curve(config, k, mode, orders[k], data, pacing, eval_every, device,
+                                 progress)
             with atomic_path(paths[k]) as tmp:
                 curve.to_parquet(tmp, index=False)
             if progress:
@@ -472,7 +452,7 @@ def compare_curricula(config: TrainConfig, scores, out: str | Path, *,
     """Run :func:`train_with_curriculum` for every mode (same networks, same budget).
 
     ``kwargs`` go to :func:`train_with_curriculum` (pacing, balance, eval_every,
-    data_root, mirror, device, networks, progress). Returns all curves, modes in order.
+    locations, device, networks, progress). Returns all curves, modes in order.
     """
     unknown = [mode for mode in modes if mode not in MODES]
     if unknown:

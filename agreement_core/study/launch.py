@@ -1,7 +1,7 @@
 """Run a grid of studies, one job per (configuration, network), locally or on Slurm.
 
 Every network of every configuration is an independent job that calls
-:func:`agreement_core.training.train_study` with ``networks=[k]``; all jobs of a
+:func:`agreement_core.study.train_study` with ``networks=[k]``; all jobs of a
 configuration write into the same record store (each job writes only its own
 files, and every write is atomic), so jobs can run in any order, in parallel,
 on different machines sharing a file system, and be rerun to resume.
@@ -21,9 +21,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError
-from .records import RecordStore
-from .training import TrainConfig, train_study
+from ..errors import ConfigError
+from ..locations import Locations
+from ..records import RecordStore
+from ..training import TrainConfig
+from .runs import train_study
 
 LAUNCHERS = ("local", "submitit-local", "slurm")
 
@@ -70,14 +72,14 @@ def load_grid(path: str | os.PathLike) -> dict[str, TrainConfig]:
     return expand_grid(json.loads(path.read_text()))
 
 
-def _job(name: str, config: TrainConfig, out: str, k: int, data_root, mirror, device) -> str:
-    train_study(config, out, data_root=data_root, mirror=mirror, device=device,
-                networks=[k], progress=False)
+def _job(name: str, config: TrainConfig, out: str, k: int, locations: Locations,
+         device) -> str:
+    train_study(config, out, locations=locations, device=device, networks=[k], progress=False)
     return f"{name} network {k}"
 
 
 def run_grid(configs: Mapping[str, TrainConfig], out_root: str | os.PathLike, *,
-             launcher: str = "local", parallel: int = 1, data_root=None, mirror=None,
+             launcher: str = "local", parallel: int = 1, locations: Locations | None = None,
              device: str | None = None, slurm: Mapping | None = None) -> dict[str, RecordStore]:
     """Train every network of every configuration as its own job; return the stores.
 
@@ -97,7 +99,7 @@ def run_grid(configs: Mapping[str, TrainConfig], out_root: str | os.PathLike, *,
     if parallel < 1:
         raise ConfigError(f"parallel must be at least 1, got {parallel}")
     out_root = Path(out_root)
-    jobs = [(name, config, str(out_root / name), k, data_root, mirror, device)
+    jobs = [(name, config, str(out_root / name), k, locations or Locations(), device)
             for name, config in configs.items() for k in range(config.num_networks)]
     if launcher == "local" and parallel == 1:
         for job in jobs:

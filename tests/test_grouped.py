@@ -1,7 +1,7 @@
 """Concurrent (grouped) training: complete stores, equivalence with the sequential path, resume.
 
 A tiny real CIFAR-10 subset (20 per class train, 5 per class test), K=2 networks, 2 epochs,
-fastnet_small, batch 64, CPU. The sequential reference is ``training.train_study``.
+fastnet_small, batch 64, CPU. The one-at-a-time reference is ``study.train_study``.
 
 Tolerances: grouped convolutions and BatchNorm over K*C channels sum in another order than
 the per-network kernels (~1e-7 relative per operation), and early training at lr 0.1 amplifies
@@ -22,17 +22,21 @@ all parameters) and the optimizer state of the same layout (momentum values not 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from agreement_core import ensemble, training
+from agreement_core import training
 from agreement_core.agreement import agreement_table
 from agreement_core.errors import ConfigError
 from agreement_core.models import build_model
 from agreement_core.records import RecordStore
+from agreement_core.study import train_study
+from agreement_core.study.runs import store_recorder
+from agreement_core.training import grouped, trainer
 
 K = 2
 EPOCHS = 2
@@ -41,31 +45,30 @@ CONFIG = training.TrainConfig(arch="fastnet_small", num_networks=K, epochs=EPOCH
 
 
 @pytest.fixture(scope="module")
-def data(data_root, mirror):
-    """((x, y, ids) train, (x, y, ids) test) as numpy arrays."""
-    return tuple(training.load_split(CONFIG, split, data_root, mirror)
-                 for split in ("train", "test"))
+def data(locations):
+    """(the study's TrainingData, its train and test datasets)."""
+    locations = locations
+    return (training.TrainingData.load(CONFIG, locations),
+            [training.load_dataset(CONFIG, split, locations) for split in ("train", "test")])
 
 
 def _setup(path, data, config=CONFIG):
-    """A store like train_study's and the device tensors: (store, train, test, checkpoint_dir)."""
-    (x_tr, y_tr, ids_tr), (x_te, y_te, ids_te) = data
+    """A grouped config, a store like train_study's, the device tensors and checkpoint dir."""
+    config = dataclasses.replace(config, concurrent=True)
+    tensors, (train_set, test_set) = data
     store = RecordStore.create(
         path, num_networks=config.num_networks, num_epochs=config.epochs,
-        splits={"train": (ids_tr, y_tr), "test": (ids_te, y_te)}, num_classes=10,
+        splits={"train": (train_set.example_ids, train_set.targets),
+                "test": (test_set.example_ids, test_set.targets)}, num_classes=10,
         with_true_prob=True, config=config.to_dict(),
         seeds=[config.seed + k for k in range(config.num_networks)], exist_ok=True)
-
-    def tensors(x, y):
-        return torch.from_numpy(x), torch.as_tensor(y, dtype=torch.long)
-
-    return store, tensors(x_tr, y_tr), tensors(x_te, y_te), path / "checkpoints"
+    return config, store, tensors, path / "checkpoints"
 
 
 def _train(path, data, config=CONFIG, networks=range(K)):
-    store, train, test, ckpt = _setup(path, data, config)
-    ensemble.train_concurrently(config, store, train, test, ckpt, "cpu", list(networks),
-                                progress=False)
+    config, store, tensors, ckpt = _setup(path, data, config)
+    training.train_networks(config, list(networks), tensors, store_recorder(store), ckpt,
+                            "cpu", progress=False)
     return RecordStore.open(path)
 
 
@@ -75,10 +78,10 @@ def concurrent_store(tmp_path_factory, data):
 
 
 @pytest.fixture(scope="module")
-def sequential_store(tmp_path_factory, data_root, mirror):
+def sequential_store(tmp_path_factory, locations):
     out = tmp_path_factory.mktemp("sequential") / "store"
-    training.train_study(CONFIG, out, data_root=data_root, mirror=mirror, device="cpu",
-                         progress=False)
+    train_study(CONFIG, out, locations=locations, device="cpu",
+                progress=False)
     return RecordStore.open(out)
 
 
@@ -89,10 +92,10 @@ def _mean_loss(store, k, split, epoch):
 
 # ---------------------------------------------------------------------- packing (no training)
 def test_packing_keeps_initial_weights_and_outputs():
-    models = ensemble.build_networks(CONFIG, [0, 2], 10)
-    wide = ensemble.GroupedFastNet.from_models(models)
+    models = [trainer.build_network(CONFIG, k, 10, 32) for k in (0, 2)]
+    wide = grouped.GroupedFastNet.from_models(models)
     for j, k in enumerate([0, 2]):
-        torch.manual_seed(CONFIG.seed + k)  # exactly as training.train_network seeds network k
+        torch.manual_seed(CONFIG.seed + k)  # the documented seed rule: seed + k
         reference = build_model(CONFIG.arch, 10).state_dict()
         unpacked = wide.unpack(j)
         assert unpacked.keys() == reference.keys()
@@ -105,17 +108,24 @@ def test_packing_keeps_initial_weights_and_outputs():
         with torch.no_grad():
             out = wide(x.permute(1, 0, 2, 3, 4).reshape(8, 6, 32, 32))
             for j, model in enumerate(models):
-                torch.testing.assert_close(out[:, j], model(x[j]), atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(out[j], model(x[j]), atol=1e-5, rtol=1e-4)
     # Train mode updated the per-network running statistics of the wide BatchNorm exactly.
     for j, model in enumerate(models):
         torch.testing.assert_close(wide.unpack(j)["features.4.running_mean"],
                                    model.features[4].running_mean)
 
 
-def test_unsupported_arch_raises_config_error(tmp_path):
-    config = training.TrainConfig(arch="lenet5_bn", num_networks=1, epochs=1)
+def test_unsupported_arch_is_trained_one_at_a_time(tmp_path, capsys):
     with pytest.raises(ConfigError, match="fastnet, fastnet_small"):
-        ensemble.train_concurrently(config, None, None, None, tmp_path, "cpu", [0])
+        grouped.check_arch("lenet5_bn")
+    config = training.TrainConfig(arch="lenet5_bn", num_networks=3, epochs=1, concurrent=True)
+    assert trainer.plan_groups(config, [0, 1, 2], tmp_path) == [[0], [1], [2]]
+    assert "concurrent training unavailable for 'lenet5_bn'" in capsys.readouterr().out
+    grouped_config = training.TrainConfig(num_networks=3, epochs=1, concurrent=True)
+    assert trainer.plan_groups(grouped_config, [0, 2], tmp_path) == [[0, 2]]
+    assert trainer.plan_groups(grouped_config, [2], tmp_path) == [[2]]
+    plain = training.TrainConfig(num_networks=3, epochs=1)
+    assert trainer.plan_groups(plain, [0, 1], tmp_path) == [[0], [1]]
 
 
 # ---------------------------------------------------------------------- (a) complete store
@@ -139,14 +149,14 @@ def test_concurrent_store_is_complete(concurrent_store):
 
 
 # ---------------------------------------------------------------------- (b) vs sequential
-def test_initial_weights_identical_to_sequential(tmp_path, data, data_root, mirror):
+def test_initial_weights_identical_to_sequential(tmp_path, data, locations):
     # lr = 0 (constant): the epoch-1 checkpoints of both paths hold the initial parameters.
     config = training.TrainConfig(arch="fastnet_small", num_networks=K, epochs=1, batch_size=64,
                                   train_subset=20, test_subset=5, seed=3, lr=0.0,
                                   schedule="constant")
     _train(tmp_path / "concurrent", data, config)
-    training.train_study(config, tmp_path / "sequential", data_root=data_root, mirror=mirror,
-                         device="cpu", progress=False)
+    train_study(config, tmp_path / "sequential", locations=locations,
+                device="cpu", progress=False)
     for k in range(K):
         a, b = (torch.load(tmp_path / path / "checkpoints" / f"net{k:03d}.pt", weights_only=True)
                 for path in ("concurrent", "sequential"))
@@ -185,9 +195,9 @@ def test_matches_sequential_path(concurrent_store, sequential_store):
 
 # ---------------------------------------------------------------------- (c) resume
 def _interrupt_after_epoch_1(path, data, networks=range(K)):
-    store, train, test, ckpt = _setup(path, data)
-    trainer = ensemble.ConcurrentTrainer(CONFIG, store, train, test, ckpt, "cpu", list(networks))
-    trainer.run_epoch(1)
+    config, store, tensors, ckpt = _setup(path, data)
+    group = trainer.GroupTrainer(config, list(networks), tensors, ckpt, "cpu")
+    group.run_epoch(1, store_recorder(store))
 
 
 def test_resume_continues_from_checkpoints(tmp_path, data, concurrent_store):
@@ -211,14 +221,14 @@ def test_resume_at_different_epochs_falls_back_to_sequential(tmp_path, data, con
     _interrupt_after_epoch_1(path, data, networks=[0])  # network 0 at epoch 1, network 1 at 0
     store = _train(path, data)
     assert [store.completed_epochs(k) for k in range(K)] == [EPOCHS] * K
-    # train_network resumed network 0 from the concurrent path's checkpoint.
+    # Network 0 resumed alone from the grouped path's checkpoint.
     agree = np.mean(store.read_predictions(0, "test", EPOCHS)
                     == concurrent_store.read_predictions(0, "test", EPOCHS))
     assert agree >= 0.8
     shutil.rmtree(path)
 
 
-def test_train_study_concurrent_with_crops_adam_onecycle(tmp_path, data_root, mirror):
+def test_train_study_concurrent_with_crops_adam_onecycle(tmp_path, locations):
     """The ``concurrent`` switch of train_study, with random crops (per-network generators),
     Adam and the one-cycle schedule (momentum cycled too), against the sequential path."""
     common = dict(arch="fastnet_small", num_networks=K, epochs=1, batch_size=64,
@@ -227,8 +237,8 @@ def test_train_study_concurrent_with_crops_adam_onecycle(tmp_path, data_root, mi
     stores = {}
     for concurrent in (True, False):
         config = training.TrainConfig(**common, concurrent=concurrent)
-        stores[concurrent] = training.train_study(
-            config, tmp_path / str(concurrent), data_root=data_root, mirror=mirror,
+        stores[concurrent] = train_study(
+            config, tmp_path / str(concurrent), locations=locations,
             device="cpu", progress=False)
     conc, seq = stores[True], stores[False]
     for k in range(K):

@@ -1,0 +1,89 @@
+"""Where things live: the data root, the optional offline mirror, and the results root.
+
+Resolution order for each: an explicit value, then the environment variable, then the
+default.
+
+- ``AGREEMENT_DATA_ROOT``: where datasets are stored or extracted
+  (default ``~/.cache/agreement_core/data``).
+- ``AGREEMENT_MIRROR``: a directory with the offline mirror archives
+  (``cifar10-jpeg.tar.gz``, ``imagenette-128-*.tar.gz``, ``cifar10h-probs.npy``).
+  Unset means "no mirror": datasets come from the data root or, where
+  torchvision can, are downloaded.
+- ``AGREEMENT_RESULTS``: the root of the study's results (default: ``results/`` of the
+  repository).
+
+The datasets (:mod:`agreement_core.data`) take ``root`` and ``mirror`` like torchvision's;
+everything above them takes one :class:`Locations` instead of threading both (and a results
+directory) through every signature.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_ROOT_ENV = "AGREEMENT_DATA_ROOT"
+MIRROR_ENV = "AGREEMENT_MIRROR"
+RESULTS_ENV = "AGREEMENT_RESULTS"
+DEFAULT_DATA_ROOT = Path("~/.cache/agreement_core/data")
+DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Return the data root: ``root``, else ``$AGREEMENT_DATA_ROOT``, else the default."""
+    value = root if root is not None else os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
+    return Path(value).expanduser()
+
+
+def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
+    """Return the mirror directory: ``mirror``, else ``$AGREEMENT_MIRROR``, else ``None``."""
+    value = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def results_root(results: str | os.PathLike | None = None) -> Path:
+    """Return the results root: ``results``, else ``$AGREEMENT_RESULTS``, else ``results/``."""
+    value = results if results is not None else os.environ.get(RESULTS_ENV) or DEFAULT_RESULTS
+    return Path(value).expanduser()
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where datasets come from and where results go, carried as one value.
+
+    ``None`` fields resolve from the environment when used (see the module
+    docstring), so a notebook or a build that was given nothing shows no
+    machine-specific path.
+
+    Examples
+    --------
+    >>> Locations(data_root="/data").root
+    PosixPath('/data')
+    """
+
+    data_root: str | os.PathLike | None = None
+    mirror: str | os.PathLike | None = None
+    results: str | os.PathLike | None = None
+
+    @property
+    def root(self) -> Path:
+        """The resolved data root."""
+        return data_root(self.data_root)
+
+    @property
+    def mirror_dir(self) -> Path | None:
+        """The resolved mirror directory, or None."""
+        return mirror_dir(self.mirror)
+
+    @property
+    def results_root(self) -> Path:
+        """The resolved results root."""
+        return results_root(self.results)
+
+    def explicit(self) -> dict[str, str]:
+        """The fields that were given, as absolute path strings (for papermill parameters)."""
+        return {name: str(Path(value).resolve())
+                for name, value in (("data_root", self.data_root), ("mirror", self.mirror),
+                                    ("results_dir", self.results))
+                if value is not None}

@@ -1,0 +1,245 @@
+"""What a figure needs of the study: its records, statistics, images and a caption.
+
+Every notebook starts with :func:`notebook_session` (its parameters, validated, become one
+:class:`FigureSession`) and asks it for studies by role (:meth:`FigureSession.study`).
+A missing dataset stops with :class:`~agreement_core.errors.DatasetUnavailable` (what is
+missing and how to get it), a study without results with
+:class:`~agreement_core.errors.StudyMissing` (the command that computes it); IPython shows
+either as one message without a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..errors import ConfigError, DatasetUnavailable, StudyMissing
+from ..locations import Locations
+from ..records import RecordStore
+from ..statistics import read_statistics_tables
+from ..training import TrainConfig, load_dataset
+from .runs import load_study, require_dataset, study_statistics
+from .workspace import Workspace
+
+
+def dataset_label(config: TrainConfig | dict, source: str | None = None) -> str:
+    config = config.to_dict() if isinstance(config, TrainConfig) else config
+    names = {"cifar10": "CIFAR-10", "imagenette": "Imagenette", "imagenet": "ImageNet",
+             "voc": "Pascal VOC", "kth": "KTH-TIPS2-b"}
+    name = names.get(config["dataset"], config["dataset"])
+    return f"{name} (offline JPEG mirror)" if source == "mirror-jpeg" else name
+
+
+def _subset_text(value) -> str:
+    if value is None:
+        return "all"
+    return f"{value:.0%} per class" if isinstance(value, float) else f"{value} per class"
+
+
+#: The caveat every CIFAR-10 mirror figure carries (../shared/datasets/README.md).
+JPEG_CAVEAT = ("CIFAR-10 mirror: JPEG re-encodings of the original images (lossy; the train "
+               "set is shifted by one pixel), so absolute statistics differ from the paper's")
+
+
+def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
+                  ) -> str:
+    """What a figure was computed from: dataset, subset, architecture, epochs, recording.
+
+    ``source`` is the dataset's :attr:`~agreement_core.data.ImageDataset.source`;
+    ``"mirror-jpeg"`` adds the JPEG caveat. ``varied`` maps config fields that
+    differ between a figure's panels to the text shown instead (e.g.
+    ``{"arch": "lenet5_bn / fastnet"}``).
+    """
+    # Stores written outside TrainConfig (tests, other tools) may lack fields: leave them out.
+    defaults = {"dataset": "unknown dataset", "arch": "unknown architecture"}
+    config = {**defaults, **store.config, **(varied or {})}
+    sizes = ", ".join(f"{split} {store.num_examples(split)} images" for split in store.splits)
+    subsets = ""
+    if "train_subset" in config:
+        subsets = (f", subset train {_subset_text(config['train_subset'])} / test "
+                   f"{_subset_text(config.get('test_subset'))}")
+    training = [f"{store.num_networks} x {config['arch']}", f"{store.num_epochs} epochs"]
+    if "batch_size" in config:
+        training.append(f"batch {config['batch_size']}")
+    if "optimizer" in config:
+        training.append(f"{config['optimizer']} lr {config.get('lr')}")
+    if "recording" in config:
+        training.append(f"{config['recording']} recording")
+    parts = [f"{dataset_label(config, source)}{subsets} ({sizes})", ", ".join(training)]
+    if config.get("random_labels"):
+        parts.append(f"random labels (seed {config.get('label_seed', 0)})")
+    if config.get("image_size"):
+        parts.append(f"images resized to {config['image_size']}"
+                     + (f", crop {config['crop']}" if config.get("crop") else ""))
+    text = "; ".join(parts) + "."
+    if source == "mirror-jpeg":
+        text += f" {JPEG_CAVEAT}."
+    return text
+
+
+@dataclass
+class FigureStudy:
+    """What a figure needs of one study: its records, statistics and a caption."""
+
+    role: str
+    workspace: Workspace
+    config: TrainConfig
+    store: RecordStore
+    statistics: dict[str, pd.DataFrame]
+    source: str | None
+
+    @property
+    def caption(self) -> str:
+        return study_caption(self.store, self.source)
+
+    def caption_varying(self, **varied) -> str:
+        """The caption with the given fields replaced by the values the panels vary over."""
+        return study_caption(self.store, self.source,
+                             {k: " / ".join(map(str, v)) for k, v in varied.items()})
+
+    def dataset(self, split: str):
+        """The split's dataset with the study's subset, in the store's example order."""
+        data = load_dataset(self.config, split, self.workspace.locations)
+        if not (data.example_ids == self.store.example_ids(split)).all():
+            raise StudyMissing(f"the {split} examples on this machine differ from the study's "
+                               f"records ({self.store.path})")
+        return data
+
+
+def open_study(role: str, profile: str = "default", *, locations: Locations | None = None,
+               train_missing: bool = False, subset=None, **overrides) -> FigureStudy:
+    """The study behind a figure: ``profile``'s ``role`` with ``overrides`` (None: unchanged).
+
+    Raises :class:`DatasetUnavailable` when the dataset is not on this machine and
+    :class:`StudyMissing` when the study has no results and ``train_missing`` is
+    false. ``subset`` overrides the train subset; other keywords are
+    :class:`~agreement_core.training.TrainConfig` fields (``arch``,
+    ``num_networks``, ``epochs``, ``batch_size``, ...).
+    """
+    workspace = Workspace.open(profile, locations)
+    config = workspace.profile.config(role, train_subset=subset, **overrides)
+    source = require_dataset(config.dataset, workspace.locations)
+    store = load_study(config, workspace, train=train_missing)
+    return FigureStudy(role=role, workspace=workspace, config=config, store=store,
+                       statistics=study_statistics(workspace, store, config.dataset),
+                       source=source)
+
+
+def load_statistics(dataset: str, profile: str = "default", *,
+                    locations: Locations | None = None,
+                    splits=("train", "test")) -> dict[str, pd.DataFrame]:
+    """The profile's statistics tables of ``dataset`` (split -> table), as computed by ``build``.
+
+    Raises :class:`StudyMissing` when a split's table has not been computed.
+    """
+    workspace = Workspace.open(profile, locations)
+    directory = workspace.layout.statistics_dir
+    tables = read_statistics_tables(directory, dataset, splits)
+    missing = [s for s in splits if s not in tables]
+    if missing:
+        raise StudyMissing(f"no {dataset} statistics for {missing} under {directory}; run "
+                           f"'python -m agreement_core build --profile {profile}'")
+    return tables
+
+
+#: The parameters every notebook's ``parameters`` cell defines, with what each accepts.
+NOTEBOOK_PARAMETERS = {
+    "profile": "a profile name ('default' or 'paper')",
+    "results_dir": "a results root directory, or None",
+    "data_root": "a dataset root directory, or None",
+    "mirror": "an offline mirror directory, or None",
+    "arch": "an architecture of the model registry, or None",
+    "num_networks": "a number of networks K >= 1, or None",
+    "epochs": "a number of epochs >= 1, or None",
+    "subset": "train images per class (int) or a fraction in (0, 1], or None",
+    "train_missing": "True or False",
+}
+
+
+@dataclass
+class FigureSession:
+    """A notebook's parameters as one object: the workspace, the study overrides, and
+    whether missing studies are trained here."""
+
+    workspace: Workspace
+    overrides: dict = field(default_factory=dict)
+    train_missing: bool = False
+    unavailable: dict = field(default_factory=dict)
+
+    @property
+    def profile(self):
+        return self.workspace.profile
+
+    def study(self, role: str, **overrides) -> FigureStudy:
+        """The study of ``role`` with the session's overrides, then ``overrides``."""
+        fields = {**self.overrides, **{k: v for k, v in overrides.items() if v is not None}}
+        subset = fields.pop("subset", None)
+        return open_study(role, self.workspace.profile.name,
+                          locations=self.workspace.locations, train_missing=self.train_missing,
+                          subset=subset, **fields)
+
+    def studies(self, roles: Iterable[str], *, skip_unavailable: bool = False
+                ) -> dict[str, FigureStudy]:
+        """The studies of several roles (role -> study).
+
+        With ``skip_unavailable``, roles whose dataset is not on this machine are left out
+        and their reasons kept in :attr:`unavailable` (role -> message).
+        """
+        found = {}
+        for role in roles:
+            try:
+                found[role] = self.study(role)
+            except DatasetUnavailable as error:
+                if not skip_unavailable:
+                    raise
+                self.unavailable[role] = str(error)
+        return found
+
+    def variants(self, role: str, name: str, values: Iterable) -> dict:
+        """The study of ``role`` once per value of the TrainConfig field ``name``
+        (value -> study): the ablations of Figs. 8 and 9."""
+        return {value: self.study(role, **{name: value}) for value in values}
+
+    def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
+        """The profile's statistics tables of ``dataset`` (see :func:`load_statistics`)."""
+        return load_statistics(dataset, self.workspace.profile.name,
+                               locations=self.workspace.locations, splits=splits)
+
+
+def notebook_session(namespace: Mapping) -> FigureSession:
+    """Turn a notebook's parameters (its namespace, e.g. ``globals()``) into a session.
+
+    Reads the names of :data:`NOTEBOOK_PARAMETERS`; a value of the wrong kind stops with a
+    :class:`~agreement_core.errors.ConfigError` naming the parameter and what it accepts.
+    """
+    values = {name: namespace.get(name) for name in NOTEBOOK_PARAMETERS}
+    values["profile"] = values["profile"] or "default"
+
+    def check(name, ok):
+        if not ok:
+            raise ConfigError(f"notebook parameter {name} = {values[name]!r}: expected "
+                              f"{NOTEBOOK_PARAMETERS[name]}")
+
+    for name in ("profile", "results_dir", "data_root", "mirror", "arch"):
+        check(name, values[name] is None or isinstance(values[name], str))
+    for name in ("num_networks", "epochs"):
+        value = values[name]
+        check(name, value is None or (isinstance(value, int) and not isinstance(value, bool)
+                                      and value >= 1))
+    subset = values["subset"]
+    check("subset", subset is None or (isinstance(subset, int) and subset >= 1)
+          or (isinstance(subset, float) and 0 < subset <= 1))
+    check("train_missing", isinstance(values["train_missing"] or False, bool))
+    locations = Locations(data_root=values["data_root"], mirror=values["mirror"],
+                          results=values["results_dir"])
+    overrides = {name: values[name] for name in ("arch", "num_networks", "epochs", "subset")
+                 if values[name] is not None}
+    return FigureSession(Workspace.open(values["profile"], locations), overrides,
+                         bool(values["train_missing"]))
+
+
+__all__ = ["FigureSession", "FigureStudy", "JPEG_CAVEAT", "NOTEBOOK_PARAMETERS",
+           "dataset_label", "load_statistics", "notebook_session", "open_study",
+           "study_caption"]

@@ -1,0 +1,54 @@
+"""Where results live: the one module that builds a path under the results root.
+
+Layout of ``<results root>/<profile>/``::
+
+    studies/<dataset>-<arch>-<hash>/   record stores (meta.json + one npz per network/split/epoch)
+    statistics/<dataset>-<split>.parquet
+    dynamics/<dataset>-<arch>-<hash>.parquet   learning-dynamics tables (one row per example)
+    curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
+
+A study's directory is named by a hash of its whole configuration, so a notebook that asks
+for ``arch="resnet50"`` finds exactly the study trained with that configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..statistics import statistics_table_path
+from ..training import TrainConfig
+
+
+def study_slug(config: TrainConfig) -> str:
+    """``<dataset>-<arch>-<8 hex digits of the configuration's hash>``."""
+    text = json.dumps(config.to_dict(), sort_keys=True, default=list)
+    return f"{config.dataset}-{config.arch}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """The results of one profile, under ``root`` (``<results root>/<profile>``)."""
+
+    root: Path
+
+    def study_dir(self, config: TrainConfig) -> Path:
+        """The record store of ``config``."""
+        return self.root / "studies" / study_slug(config)
+
+    @property
+    def statistics_dir(self) -> Path:
+        return self.root / "statistics"
+
+    def statistics_path(self, dataset: str, split: str) -> Path:
+        return statistics_table_path(self.statistics_dir, dataset, split)
+
+    def dynamics_path(self, config: TrainConfig) -> Path:
+        """The learning-dynamics table of ``config``'s study."""
+        return self.root / "dynamics" / f"{study_slug(config)}.parquet"
+
+    @property
+    def curriculum_dir(self) -> Path:
+        return self.root / "curriculum"

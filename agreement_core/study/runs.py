@@ -1,0 +1,258 @@
+"""Computing the study's results: training into record stores, statistics, dynamics tables,
+and the curriculum experiment.
+
+:func:`train_study` is the study trainer: it connects the training loop
+(:func:`agreement_core.training.train_networks`) to a
+:class:`~agreement_core.records.RecordStore`. The ``*_profile`` functions compute what a
+:class:`~agreement_core.study.workspace.Workspace` lacks, and nothing else, so every step of
+the build resumes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .._io import write_table
+from ..agreement import true_positive_agreement
+from ..data import get_dataset
+from ..data.labels import is_correct
+from ..errors import AgreementError, DatasetError, DatasetUnavailable, StudyMissing
+from ..locations import Locations
+from ..records import RecordStore
+from ..report import learning_dynamics_table
+from ..statistics import compute_statistics, read_statistics_tables
+from ..training import (
+    TrainConfig,
+    TrainingData,
+    load_dataset,
+    resolve_device,
+    split_tensors,
+    train_networks,
+    training_targets,
+)
+from ..training.curriculum import agreement_scores, compare_curricula, summarize_curricula
+from .workspace import Workspace
+
+#: How to get each dataset onto a machine (shown when one is missing).
+DATASET_SOURCES = {
+    "cifar10": "CIFAR-10: with internet, torchvision downloads it (download=True); offline, "
+               "point --mirror / $AGREEMENT_MIRROR at a directory holding cifar10-jpeg.tar.gz "
+               "(the repository's ../shared/datasets).",
+    "imagenette": "Imagenette (ImageNet stand-in): point --mirror / $AGREEMENT_MIRROR at a "
+                  "directory holding imagenette-128-train.tar.gz and imagenette-128-val.tar.gz, "
+                  "or put an ImageFolder at <data root>/imagenette/{train,val}/.",
+    "imagenet": "ImageNet (ILSVRC 2012): licensed, not downloadable automatically; put the "
+                "ImageFolder layout at <data root>/imagenet/{train,val}/<wnid>/*.JPEG "
+                "(https://image-net.org/download.php).",
+    "voc": "Pascal VOC 2007+2012: download VOCtrainval_06-Nov-2007.tar, VOCtest_06-Nov-2007.tar "
+           "and VOCtrainval_11-May-2012.tar from http://host.robots.ox.ac.uk/pascal/VOC/ and "
+           "extract them into <data root> (giving <data root>/VOCdevkit/VOC2007 and VOC2012); "
+           "see data_scripts/README.md.",
+    "kth": "KTH-TIPS2-b: download KTH-TIPS2-b_col_200x200.tar from "
+           "https://www.csc.kth.se/cvap/databases/kth-tips/ and extract it into "
+           "<data root> (giving <data root>/KTH-TIPS2-b/<material>/sample_<x>/*.png); "
+           "see data_scripts/README.md.",
+}
+
+
+# ------------------------------------------------------------------ datasets
+def require_dataset(name: str, locations: Locations | None = None) -> str:
+    """Raise :class:`DatasetUnavailable`, saying how to get it, unless ``name`` can be opened.
+
+    Returns the dataset's :attr:`~agreement_core.data.ImageDataset.source` on this
+    machine (e.g. ``"mirror-jpeg"``), for captions.
+    """
+    for split in ("train", "test"):
+        try:
+            data = get_dataset(name, split, locations)
+        except (DatasetError, FileNotFoundError) as error:
+            how = DATASET_SOURCES.get(name, "")
+            raise DatasetUnavailable(f"the {name} dataset is not available on this machine "
+                                     f"({error}). {how}") from None
+    return data.source
+
+
+def dataset_available(name: str, locations: Locations | None = None) -> bool:
+    """Whether both splits of ``name`` can be opened (extracting a mirror archive if needed)."""
+    try:
+        require_dataset(name, locations)
+    except DatasetUnavailable:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ the study trainer
+def epoch_summary_line(store: RecordStore, k: int, epoch: int, loss: float) -> str:
+    """One line per epoch: loss, train and test accuracy, test TPa of the networks so far."""
+    def correct(j: int, split: str) -> np.ndarray:
+        return is_correct(store.read_predictions(j, split, epoch), store.targets(split))
+
+    accuracy = {split: correct(k, split).mean() for split in ("train", "test")}
+    line = (f"net {k} epoch {epoch:3d}/{store.num_epochs}  loss {loss:.3f}  "
+            f"train {accuracy['train']:6.1%}  test {accuracy['test']:6.1%}")
+    done = [j for j in range(k + 1) if store.has_epoch(j, "test", epoch)]
+    if len(done) > 1:  # one network agrees with itself: TPa would be a trivial 100%
+        tpa = true_positive_agreement(np.stack([correct(j, "test") for j in done]))
+        line += f"  test TPa(nets {','.join(map(str, done))}) {tpa:6.1%}"
+    return line
+
+
+def store_recorder(store: RecordStore):
+    """The trainer's per-epoch callback: write the epoch's records, print its summary line."""
+    def record(k: int, epoch: int, predictions: dict, loss: float) -> None:
+        for split, (pred, prob) in predictions.items():
+            store.write_epoch(k, split, epoch, pred.cpu().numpy(),
+                              true_prob=prob.float().cpu().numpy().astype(np.float16))
+        tqdm.write(epoch_summary_line(store, k, epoch, loss))
+    return record
+
+
+def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | None = None,
+                device: str | None = None, networks=None, progress: bool = True
+                ) -> RecordStore:
+    """Train the study's networks (all, or the given indices) and return its record store.
+
+    Rerunning the same command resumes: finished networks are skipped and an
+    interrupted one continues from its last finished epoch. Separate jobs may
+    train different networks of the same study into the same store.
+    """
+    out = Path(out)
+    device = resolve_device(device)
+    train_set = load_dataset(config, "train", locations)
+    test_set = load_dataset(config, "test", locations)
+    y_train = training_targets(config, train_set)
+    networks = config.check_networks(networks)
+    store = RecordStore.create(
+        out, num_networks=config.num_networks, num_epochs=config.epochs,
+        splits={"train": (train_set.example_ids, y_train),
+                "test": (test_set.example_ids, test_set.targets)},
+        num_classes=train_set.num_classes, multilabel=train_set.multilabel,
+        with_true_prob=True, config=config.to_dict(),
+        seeds=[config.seed + k for k in range(config.num_networks)], exist_ok=True)
+    todo = [k for k in networks if store.completed_epochs(k) < config.epochs]
+    if todo:
+        data = TrainingData(split_tensors(config, train_set, device, y_train),
+                            split_tensors(config, test_set, device), train_set.num_classes)
+        train_networks(config, todo, data, store_recorder(store), out / "checkpoints", device,
+                       progress)
+    return store
+
+
+def is_complete(path) -> bool:
+    """Whether a record store exists at ``path`` with every network's every epoch."""
+    try:
+        store = RecordStore.open(path)
+    except (AgreementError, OSError):
+        return False
+    return all(store.completed_epochs(k) >= store.num_epochs for k in range(store.num_networks))
+
+
+def load_study(config: TrainConfig, workspace: Workspace, *, train: bool = False,
+               progress: bool = True) -> RecordStore:
+    """The record store of ``config`` in ``workspace``'s results; trains it when ``train``.
+
+    Without ``train``, a missing or unfinished study raises :class:`StudyMissing`
+    naming the command that computes it.
+    """
+    path = workspace.layout.study_dir(config)
+    if is_complete(path):
+        return RecordStore.open(path)
+    if not train:
+        raise StudyMissing(
+            f"no finished results for this study ({config.dataset}, {config.arch}, "
+            f"{config.num_networks} networks, {config.epochs} epochs) under {path}. Run "
+            f"'python -m agreement_core build --profile {workspace.profile.name}' for the "
+            f"profile's studies, or pass -p train_missing True to the notebook to train this "
+            f"one here.")
+    require_dataset(config.dataset, workspace.locations)
+    store = train_study(config, path, locations=workspace.locations, progress=progress)
+    shutil.rmtree(path / "checkpoints", ignore_errors=True)  # resume state; not a result
+    return store
+
+
+# ------------------------------------------------------------------ a profile's results
+def train_profile(workspace: Workspace, present: dict, *, retrain: bool = False,
+                  progress: bool = True, say=print) -> list[str]:
+    """Train the profile's studies that lack finished results; returns the trained roles."""
+    trained = []
+    for role, config in workspace.profile.configs().items():
+        path = workspace.layout.study_dir(config)
+        if not present.get(config.dataset):
+            say(f"  {role}: skipped ({config.dataset} absent)")
+            continue
+        if retrain and path.exists():
+            shutil.rmtree(path)
+            if role == "cifar10":  # the curriculum is ordered by this study's agreement
+                shutil.rmtree(workspace.layout.curriculum_dir, ignore_errors=True)
+        if is_complete(path):
+            say(f"  {role}: finished results in {path.name}")
+            continue
+        say(f"  {role}: training {config.num_networks} x {config.arch} for {config.epochs} "
+            f"epochs into {path}")
+        load_study(config, workspace, train=True, progress=progress)
+        trained.append(role)
+    return trained
+
+
+def compute_profile_statistics(workspace: Workspace, dataset: str, *,
+                               progress: bool = True) -> None:
+    """Compute (what is missing of) the profile's statistics tables of ``dataset``."""
+    options = workspace.profile.statistics[dataset]
+    for split in ("train", "test"):
+        data = workspace.dataset(dataset, split, subset=options.get("subset"))
+        compute_statistics(data, workspace.layout.statistics_path(dataset, split),
+                           downsample=options.get("downsample"),
+                           mirror=workspace.locations.mirror, progress=progress)
+
+
+def covering_statistics(store: RecordStore, tables: dict) -> dict:
+    """The statistics tables (split -> table) that hold every example of the store's split."""
+    return {split: table for split, table in tables.items()
+            if split in store.splits
+            and set(store.example_ids(split)) <= set(table["example_id"])}
+
+
+def study_statistics(workspace: Workspace, store: RecordStore, dataset: str) -> dict:
+    """The profile's statistics tables of ``dataset`` that cover ``store`` (split -> table)."""
+    return covering_statistics(store, read_statistics_tables(workspace.layout.statistics_dir,
+                                                             dataset, store.splits))
+
+
+def write_dynamics(workspace: Workspace, say=print) -> None:
+    """The learning-dynamics table of every finished study (rewritten when its store changed)."""
+    layout = workspace.layout
+    for config in workspace.profile.configs().values():
+        store_path, out = layout.study_dir(config), layout.dynamics_path(config)
+        if not is_complete(store_path):
+            continue
+        inputs = [store_path / "meta.json",
+                  *layout.statistics_dir.glob(f"{config.dataset}-*.parquet")]
+        if out.is_file() and out.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
+            continue  # up to date with its records and statistics
+        store = RecordStore.open(store_path)
+        write_table(learning_dynamics_table(store, study_statistics(workspace, store,
+                                                                    config.dataset)), out)
+        say(f"  wrote {out}")
+
+
+def run_curriculum(workspace: Workspace, *, progress: bool = True) -> pd.DataFrame:
+    """The curriculum experiment, ordered by the agreed-from epochs of the CIFAR-10 study."""
+    settings = dict(workspace.profile.curriculum)
+    modes = settings.pop("modes")
+    base = workspace.profile.config("cifar10")
+    dynamics = pd.read_parquet(workspace.layout.dynamics_path(base))
+    dynamics = dynamics[dynamics["split"] == "train"]
+    config = TrainConfig(**{**base.to_dict(), **settings, "seed": 100})
+    ids = load_dataset(config, "train", workspace.locations).example_ids
+    scores = agreement_scores(dynamics, ids, num_epochs=base.epochs)
+    out = workspace.layout.curriculum_dir
+    curves = compare_curricula(config, scores, out, modes=modes, eval_every=4,
+                               locations=workspace.locations, progress=progress)
+    write_table(curves, out / "curves.parquet")
+    write_table(summarize_curricula(curves), out / "summary.csv")
+    return curves
