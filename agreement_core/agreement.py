@@ -17,18 +17,18 @@ References
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .records import RecordStore
+from .data.labels import is_correct
+from .errors import RecordStoreError
+from .records import EpochRecord, RecordStore
 
 __all__ = [
     "DynamicsAccumulator",
     "agreement_table",
     "combined_agreement_table",
+    "epoch_agreement",
     "epoch_summary",
     "exact_match",
     "independent_agreement",
@@ -199,7 +199,7 @@ def exact_match(predictions, targets) -> np.ndarray:
     if tgt.ndim != 2 or pred.ndim not in (2, 3) or pred.shape[-2:] != tgt.shape:
         raise ValueError(f"predictions (N, C) or (K, N, C) must match targets (N, C); got "
                          f"{pred.shape} and {tgt.shape}")
-    return (pred == tgt).all(axis=-1)
+    return is_correct(pred, tgt)
 
 
 def hacohen_agreement(predictions) -> np.ndarray:
@@ -271,6 +271,62 @@ def false_positive_agreement(predictions, correct) -> np.ndarray:
     return _same_label(pred, 0).all(axis=0) & ~c.any(axis=0)
 
 
+def epoch_agreement(record: EpochRecord) -> dict:
+    r"""The accuracy and agreement numbers of one epoch, from its :class:`EpochRecord`.
+
+    The one place these numbers are computed: :func:`epoch_summary`, :func:`agreement_table`,
+    :func:`~agreement_core.correlation.agreement_curves` and
+    :func:`~agreement_core.widgets.scrubber_data` all take them from here. They derive from
+    the record's cached reductions (:attr:`~EpochRecord.agreed`,
+    :attr:`~EpochRecord.any_correct`, :attr:`~EpochRecord.num_correct`,
+    :attr:`~EpochRecord.accuracies`), so each is computed once per epoch however many
+    consumers read the record.
+
+    Parameters
+    ----------
+    record : EpochRecord
+        ``record.correct`` is the (K, N) bool correctness of the epoch.
+
+    Returns
+    -------
+    dict
+        ``tpa`` (eq. 2, 0/0 := 0), ``lower_bound`` (eq. 3), ``mean_acc`` and ``std_acc``
+        (mean and **population** standard deviation, ddof=0, of the K networks'
+        accuracies), ``hacohen_tp_agreement`` (the mean over the examples of the fraction of
+        networks that are right: the pooled accuracy, correct predictions over all K x N,
+        equal to ``mean_acc`` up to rounding; 0 without examples), ``n_all_correct``
+        (the size of the agreed set), ``n_any_correct``, ``n_examples``.
+    """
+    k, n = np.shape(record.correct)
+    acc = record.accuracies
+    n_all = int(np.count_nonzero(record.agreed))
+    n_any = int(np.count_nonzero(record.any_correct))
+    return {
+        "tpa": n_all / n_any if n_any else 0.0,
+        "lower_bound": lower_bound(acc),
+        "mean_acc": float(acc.mean()),
+        "std_acc": float(acc.std(ddof=0)),
+        # Integer count over K * N: bitwise equal to correct.mean() (an exact float sum).
+        "hacohen_tp_agreement": int(record.num_correct.sum()) / (k * n) if n else 0.0,
+        "n_all_correct": n_all,
+        "n_any_correct": n_any,
+        "n_examples": n,
+    }
+
+
+def _record_summary(record: EpochRecord) -> dict:
+    """The full per-epoch row (:func:`epoch_summary`'s keys) of a validated record."""
+    row = epoch_agreement(record)
+    pred = record.predictions
+    n = row["n_examples"]
+    n_any_wrong = n - row["n_all_correct"]
+    # false_positive_agreement, reusing the record's cached "anyone right".
+    n_fp = int(np.count_nonzero(_same_label(pred, 0).all(axis=0) & ~record.any_correct))
+    row["hacohen_agreement"] = float(hacohen_agreement(pred).mean()) if n else 0.0
+    row["fp_agreement"] = n_fp / n_any_wrong if n_any_wrong else 0.0
+    return {key: row[key] for key in TABLE_COLUMNS[1:]}
+
+
 def epoch_summary(predictions, correct) -> dict:
     r"""All per-epoch numbers of one epoch.
 
@@ -288,26 +344,14 @@ def epoch_summary(predictions, correct) -> dict:
         examples), ``fp_agreement`` (examples all K get wrong with the same label, divided by
         the examples at least one network gets wrong; 0/0 := 0), ``n_all_correct``,
         ``n_any_correct``, ``n_examples``.
+
+    See Also
+    --------
+    epoch_agreement : the accuracy and agreement numbers alone, from an :class:`EpochRecord`.
     """
     pred, c = _as_pair(predictions, correct)
-    n = c.shape[1]
-    acc = c.mean(axis=1) if n else np.zeros(c.shape[0])
-    n_all = int(np.count_nonzero(c.all(axis=0)))
-    n_any = int(np.count_nonzero(c.any(axis=0)))
-    n_any_wrong = int(np.count_nonzero(~c.all(axis=0)))
-    n_fp = int(np.count_nonzero(false_positive_agreement(pred, c)))
-    return {
-        "tpa": n_all / n_any if n_any else 0.0,
-        "lower_bound": lower_bound(acc),
-        "mean_acc": float(acc.mean()),
-        "std_acc": float(acc.std(ddof=0)),
-        "hacohen_agreement": float(hacohen_agreement(pred).mean()) if n else 0.0,
-        "hacohen_tp_agreement": float(c.mean()) if n else 0.0,
-        "fp_agreement": n_fp / n_any_wrong if n_any_wrong else 0.0,
-        "n_all_correct": n_all,
-        "n_any_correct": n_any,
-        "n_examples": n,
-    }
+    # epoch is unused by the summary; 0 marks a record that came from no store.
+    return _record_summary(EpochRecord(epoch=0, predictions=pred, correct=c))
 
 
 def agreement_table(store: RecordStore, split: str, epochs=None) -> pd.DataFrame:
@@ -325,7 +369,8 @@ def agreement_table(store: RecordStore, split: str, epochs=None) -> pd.DataFrame
     pandas.DataFrame
         One row per epoch; columns ``epoch`` and the keys of :func:`epoch_summary`.
     """
-    rows = [{"epoch": rec.epoch, **epoch_summary(rec.predictions, rec.correct)}
+    # The store's records are validated when read: summarise them directly.
+    rows = [{"epoch": rec.epoch, **_record_summary(rec)}
             for rec in store.iter_epochs(split, epochs)]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
@@ -352,12 +397,31 @@ def combined_agreement_table(stores, split: str, network: int = 0) -> pd.DataFra
     for epoch in range(1, epochs + 1):
         pred = np.stack([store.read_predictions(network, split, epoch) for store in stores])
         target = first.targets(split)
-        correct = (pred == target).all(axis=-1) if first.multilabel else pred == target
+        correct = is_correct(pred, target)
         rows.append({"epoch": epoch, **epoch_summary(pred, correct)})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 # ---------------------------------------------------------------------- per-example dynamics
+# "Never" (never agreed upon, never correct) is a missing value, not a sentinel epoch: a
+# sentinel such as -1 silently enters means, medians and orderings. The NumPy-level results
+# are float64 with NaN (NaN propagates through a plain mean; np.nanmean and friends skip it);
+# the tables use pandas' nullable Int16 with <NA>.
+
+
+def _nan_where_zero(epochs: np.ndarray) -> np.ndarray:
+    """int epochs with 0 for "never" (epochs are 1-based) -> float64 with NaN (C order)."""
+    out = epochs.astype(np.float64, order="C")
+    out[epochs == 0] = np.nan
+    return out
+
+
+def _nullable_epochs(epochs: np.ndarray) -> pd.arrays.IntegerArray:
+    """float64 epochs with NaN -> pandas Int16 with <NA>."""
+    missing = np.isnan(epochs)
+    return pd.arrays.IntegerArray(np.where(missing, 0, epochs).astype(np.int16), missing)
+
+
 def example_dynamics(correct_by_epoch) -> dict[str, np.ndarray]:
     r"""Per-example learning dynamics from the full correctness history (in memory).
 
@@ -369,11 +433,21 @@ def example_dynamics(correct_by_epoch) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to ndarray
-        ``agreed_from_epoch`` (N,) int16: the first epoch t (1-based) such that all K
-        networks are correct at every epoch t..E; -1 if not all are correct at epoch E.
-        ``first_correct_epoch`` (N, K) int16: first epoch network k is correct; -1 if never.
+        ``agreed_from_epoch`` (N,) float64: the first epoch t (1-based) such that all K
+        networks are correct at every epoch t..E; **NaN** ("never agreed") if not all are
+        correct at epoch E.
+        ``first_correct_epoch`` (N, K) float64: first epoch network k is correct; **NaN** if
+        never.
         ``forgetting_events`` (N, K) int16: number of epochs t > 1 with
         :math:`c_k^{t-1}(n) = 1` and :math:`c_k^t(n) = 0` (Toneva et al., ICLR 2019).
+
+    Notes
+    -----
+    The epochs are whole numbers stored as float64 so that "never" can be NaN, an explicit
+    missing value: ``np.nanmean``/``np.nanmedian`` give statistics over the examples that
+    have an epoch, ``np.isnan`` finds the others, and a plain mean is NaN rather than
+    silently wrong. :func:`example_dynamics_table` turns them into nullable ``Int16``
+    columns with ``<NA>``.
 
     See Also
     --------
@@ -386,19 +460,21 @@ def example_dynamics(correct_by_epoch) -> dict[str, np.ndarray]:
     if n_epochs > np.iinfo(np.int16).max:
         raise ValueError(f"at most {np.iinfo(np.int16).max} epochs, got {n_epochs}")
     ever = c.any(axis=0)
-    first = np.where(ever, c.argmax(axis=0) + 1, -1).astype(np.int16)
+    first = np.where(ever, c.argmax(axis=0) + 1, np.nan)
     forgetting = np.count_nonzero(c[:-1] & ~c[1:], axis=0).astype(np.int16)
     not_all = ~c.all(axis=1)  # (E, N)
     # Last epoch (1-based) at which someone is wrong; agreement starts right after it.
     last_wrong = n_epochs - np.argmax(not_all[::-1], axis=0)
     last_wrong = np.where(not_all.any(axis=0), last_wrong, 0)
-    agreed = np.where(not_all[-1], -1, last_wrong + 1).astype(np.int16)
+    agreed = np.where(not_all[-1], np.nan, last_wrong + 1)
     return {"agreed_from_epoch": agreed, "first_correct_epoch": first.T.copy(),
             "forgetting_events": forgetting.T.copy()}
 
 
 class DynamicsAccumulator:
     """Streaming :func:`example_dynamics`: feed epochs 1, 2, ... in order, O(N K) memory.
+
+    :meth:`result` equals :func:`example_dynamics` of the epochs seen so far, "never" as NaN.
 
     Examples
     --------
@@ -423,28 +499,34 @@ class DynamicsAccumulator:
             raise ValueError(f"at most {np.iinfo(np.int16).max} epochs")
         if self._prev is None:
             k, n = c.shape
-            self._first = np.full((k, n), -1, dtype=np.int16)
+            # Internally int16 with 0 for "not yet" (epochs are 1-based): half the memory of
+            # float; result() turns 0 into NaN.
+            self._first = np.zeros((k, n), dtype=np.int16)
             self._forgetting = np.zeros((k, n), dtype=np.int16)
-            self._agreed = np.full(n, -1, dtype=np.int16)
+            self._agreed = np.zeros(n, dtype=np.int16)
         elif c.shape != self._prev.shape:
             raise ValueError(f"correct has shape {c.shape}, earlier epochs {self._prev.shape}")
         else:
             self._forgetting += self._prev & ~c
-        self._first[(self._first < 0) & c] = epoch
+        self._first[(self._first == 0) & c] = epoch
         all_c = c.all(axis=0)
         # A run of all-correct epochs starts here unless it is already running; any wrong
         # network breaks it.
-        self._agreed = np.where(all_c, np.where(self._agreed < 0, epoch, self._agreed),
-                                -1).astype(np.int16)
+        self._agreed = np.where(all_c, np.where(self._agreed == 0, epoch, self._agreed),
+                                0).astype(np.int16)
         self._prev = c
         self.epoch = epoch
 
     def result(self) -> dict[str, np.ndarray]:
-        """The same dict as :func:`example_dynamics` for the epochs seen so far."""
+        """The same dict as :func:`example_dynamics` for the epochs seen so far.
+
+        ``agreed_from_epoch`` (N,) and ``first_correct_epoch`` (N, K) are float64 with NaN
+        for "never"; ``forgetting_events`` (N, K) is int16.
+        """
         if self._prev is None:
             raise ValueError("no epoch added yet")
-        return {"agreed_from_epoch": self._agreed.copy(),
-                "first_correct_epoch": self._first.T.copy(),
+        return {"agreed_from_epoch": _nan_where_zero(self._agreed),
+                "first_correct_epoch": _nan_where_zero(self._first.T),
                 "forgetting_events": self._forgetting.T.copy()}
 
 
@@ -463,9 +545,13 @@ def example_dynamics_table(store: RecordStore, split: str) -> pd.DataFrame:
         probability ``mean_true_prob`` and ``std_true_prob``: mean and population standard
         deviation over all K x E (network, epoch) values (accumulated as running sums in
         float64).
-    """
-    from .errors import RecordStoreError
 
+        ``agreed_from_epoch`` and ``first_correct_epoch_<k>`` are pandas nullable integers
+        (dtype ``"Int16"``) with ``<NA>`` for "never": never agreed upon (not all networks
+        correct at the last epoch) and never correct. pandas' reductions skip ``<NA>``
+        (``table["agreed_from_epoch"].mean()`` is over the agreed examples);
+        ``.isna()`` selects the others.
+    """
     n_epochs = store.available_epochs(split)
     if n_epochs == 0:
         raise RecordStoreError(f"record store {store.path}: no epoch of split {split!r} is "
@@ -484,12 +570,13 @@ def example_dynamics_table(store: RecordStore, split: str) -> pd.DataFrame:
             prob_sq += (p * p).sum(axis=0)
         last = rec
     dyn = acc.result()
-    columns: dict[str, np.ndarray] = {"example_id": store.example_ids(split)}
+    columns: dict[str, np.ndarray | pd.arrays.IntegerArray] = {
+        "example_id": store.example_ids(split)}
     if not store.multilabel:
         columns["target"] = store.targets(split)
-    columns["agreed_from_epoch"] = dyn["agreed_from_epoch"]
+    columns["agreed_from_epoch"] = _nullable_epochs(dyn["agreed_from_epoch"])
     for k in range(store.num_networks):
-        columns[f"first_correct_epoch_{k}"] = dyn["first_correct_epoch"][:, k]
+        columns[f"first_correct_epoch_{k}"] = _nullable_epochs(dyn["first_correct_epoch"][:, k])
     for k in range(store.num_networks):
         columns[f"forgetting_events_{k}"] = dyn["forgetting_events"][:, k]
     columns["forgetting_events"] = dyn["forgetting_events"].sum(axis=1, dtype=np.int32)

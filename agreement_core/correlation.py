@@ -17,8 +17,9 @@ Definitions
 Agreed set of epoch t
     The examples all K networks classify correctly at epoch t (multi-label: exact match).
 Agreed-from epoch
-    See :func:`agreement_core.agreement.example_dynamics`: 1-based, -1 when the networks do
-    not all agree at the last epoch. :func:`rank_agreed_from` ranks "never agreed" last.
+    See :func:`agreement_core.agreement.example_dynamics`: 1-based, **missing** (NaN, or
+    ``<NA>`` in :func:`~agreement_core.agreement.example_dynamics_table`) when the networks
+    do not all agree at the last epoch. :func:`rank_agreed_from` ranks "never agreed" last.
 Spearman's rho
     Pearson's correlation of the average ranks (ties get the mean of the ranks they span).
 
@@ -39,15 +40,11 @@ References
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from .agreement import lower_bound, true_positive_agreement
-
-if TYPE_CHECKING:
-    from .records import RecordStore
+from .agreement import epoch_agreement
+from .records import RecordStore
 
 __all__ = [
     "agreement_curves",
@@ -131,12 +128,17 @@ def _check_filters(min_epoch, min_accuracy) -> None:
 
 
 def _filtered_epochs(store: RecordStore, split: str, min_epoch: int, min_accuracy: float):
-    """Yield ``(record, mean_acc)`` of the epochs kept by the paper's filters, streamed."""
+    """Yield ``(record, row)`` of the epochs kept by the paper's filters, streamed.
+
+    ``row`` is the epoch's :func:`~agreement_core.agreement.epoch_agreement`; the filter
+    compares the pooled accuracy (correct predictions over all K x N,
+    ``row["hacohen_tp_agreement"]``) with ``min_accuracy``.
+    """
     epochs = range(int(min_epoch), store.available_epochs(split) + 1)
     for rec in store.iter_epochs(split, epochs):
-        mean_acc = float(rec.correct.mean()) if rec.correct.size else 0.0
-        if mean_acc >= min_accuracy:
-            yield rec, mean_acc
+        row = epoch_agreement(rec)
+        if row["hacohen_tp_agreement"] >= min_accuracy:
+            yield rec, row
 
 
 def _as_1d_float(values, name: str) -> np.ndarray:
@@ -186,7 +188,8 @@ def agreement_curves(store: RecordStore, split: str, statistics: pd.DataFrame, c
     Returns
     -------
     pandas.DataFrame
-        One row per kept epoch: ``epoch``, ``mean_acc`` (mean accuracy of the K networks),
+        One row per kept epoch: ``epoch``, ``mean_acc`` (mean accuracy of the K networks,
+        pooled: correct predictions over all K x N, the quantity ``min_accuracy`` filters),
         ``tpa`` (true-positive agreement, eq. 2 of [1]_), ``lower_bound`` (eq. 3 of [1]_),
         ``n_agreed`` (:math:`|A_t|`), and one column per statistic. The mean over an empty
         agreed set is NaN; NaN statistic values are ignored (the mean is over the agreed
@@ -221,16 +224,15 @@ def agreement_curves(store: RecordStore, split: str, statistics: pd.DataFrame, c
     filled = np.where(has_value, values, 0.0)
 
     rows = []
-    for rec, mean_acc in _filtered_epochs(store, split, min_epoch, min_accuracy):
-        agreed = rec.correct.all(axis=0)
-        weights = agreed.astype(np.float64)
+    for rec, row in _filtered_epochs(store, split, min_epoch, min_accuracy):
+        weights = rec.agreed.astype(np.float64)
         sums = weights @ filled
         counts = weights @ has_value
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        rows.append([rec.epoch, mean_acc, true_positive_agreement(rec.correct),
-                     lower_bound(rec.correct.mean(axis=1)), int(np.count_nonzero(agreed)),
-                     *means.tolist()])
+        # mean_acc here has always been the pooled accuracy (the filtered quantity).
+        rows.append([rec.epoch, row["hacohen_tp_agreement"], row["tpa"], row["lower_bound"],
+                     row["n_all_correct"], *means.tolist()])
     table = pd.DataFrame(rows, columns=[*_CURVE_COLUMNS, *names])
     return table.astype({"epoch": np.int64, "n_agreed": np.int64})
 
@@ -289,8 +291,7 @@ def categorical_agreement_shares(store: RecordStore, split: str, factors: pd.Dat
 
     frames = []
     for rec, _ in _filtered_epochs(store, split, min_epoch, min_accuracy):
-        agreed = rec.correct.all(axis=0)
-        n_agreed = np.bincount(codes[valid & agreed], minlength=n_values)
+        n_agreed = np.bincount(codes[valid & rec.agreed], minlength=n_values)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(n_value > 0, n_agreed / np.maximum(n_value, 1), np.nan)
         frames.append(pd.DataFrame({"epoch": np.full(n_values, rec.epoch, dtype=np.int64),
@@ -307,45 +308,84 @@ def categorical_agreement_shares(store: RecordStore, split: str, factors: pd.Dat
 
 
 # ---------------------------------------------------------------------- ranks and Spearman
+def _epochs_with_missing(values, name: str) -> np.ndarray:
+    """1-D float64 epochs with NaN for missing, from any of the encodings of "missing".
+
+    Accepts NumPy integer or float arrays (NaN), pandas nullable columns and arrays
+    (``<NA>``), object arrays of numbers and ``None``/``pd.NA``, and NumPy masked arrays.
+    """
+    if isinstance(values, np.ma.MaskedArray):
+        if not (np.issubdtype(values.dtype, np.integer)
+                or np.issubdtype(values.dtype, np.floating)):
+            raise TypeError(f"{name} must be integer, got dtype {values.dtype}")
+        values = values.astype(np.float64).filled(np.nan)
+    if isinstance(values, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
+        dtype = values.dtype
+        if not pd.api.types.is_object_dtype(dtype):
+            if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+                raise TypeError(f"{name} must be integer, got dtype {dtype}")
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    arr = np.asarray(values)
+    if pd.api.types.is_object_dtype(arr.dtype):
+        # e.g. Series.to_numpy() of an Int16 column with <NA>
+        try:
+            flat = pd.array(arr.ravel(), dtype="Float64")
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold numbers or missing values: {exc}") from exc
+        return flat.to_numpy(dtype=np.float64, na_value=np.nan).reshape(arr.shape)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must be integer, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
 def rank_agreed_from(agreed_from_epoch, num_epochs: int) -> np.ndarray:
     """Agreed-from epochs as an order key, "never agreed" last.
 
     Parameters
     ----------
-    agreed_from_epoch : (N,) array of int
-        1-based agreed-from epochs in ``[1, num_epochs]``, or -1 for examples the networks
-        do not all get right at the last epoch (see
-        :func:`agreement_core.agreement.example_dynamics`).
+    agreed_from_epoch : (N,) array_like
+        1-based agreed-from epochs in ``[1, num_epochs]``; **missing** for examples the
+        networks do not all get right at the last epoch: NaN in a float array (as from
+        :func:`agreement_core.agreement.example_dynamics`), ``<NA>`` in a pandas nullable
+        integer column (as from :func:`agreement_core.agreement.example_dynamics_table`),
+        ``None``/``pd.NA`` in an object array, or masked in a NumPy masked array.
     num_epochs : int
         E, the number of epochs the agreed-from epochs were computed over.
 
     Returns
     -------
     (N,) array of int64
-        The epoch, with -1 mapped to ``num_epochs + 1``: never agreed ranks after every
+        The epoch, with missing mapped to ``num_epochs + 1``: never agreed ranks after every
         example agreed upon at some epoch. Only the order matters for Spearman's rho.
 
     Raises
     ------
     ValueError
-        Not 1-D, not integer-valued, or a value outside ``{-1} U [1, num_epochs]``.
+        Not 1-D, not integer-valued, or a value outside ``[1, num_epochs]``. In particular
+        ``-1``, the encoding of "never agreed" before it became a missing value, is rejected
+        (it is indistinguishable from a corrupt epoch); convert such a column with
+        ``column.mask(column < 0)``.
+    TypeError
+        Not numbers (bool, strings, ...).
     """
     if isinstance(num_epochs, bool) or int(num_epochs) != num_epochs or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
-    arr = np.asarray(agreed_from_epoch)
-    if arr.ndim != 1:
-        raise ValueError(f"agreed_from_epoch must be 1-D, got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"agreed_from_epoch must be integer, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError("agreed_from_epoch must hold integers (no NaN)")
-    epochs = arr.astype(np.int64)
-    bad = (epochs != -1) & ((epochs < 1) | (epochs > num_epochs))
+    epochs = _epochs_with_missing(agreed_from_epoch, "agreed_from_epoch")
+    if epochs.ndim != 1:
+        raise ValueError(f"agreed_from_epoch must be 1-D, got shape {epochs.shape}")
+    never = np.isnan(epochs)
+    known = epochs[~never]
+    if not np.all(np.isfinite(known)) or not np.all(known == np.round(known)):
+        raise ValueError("agreed_from_epoch must hold integers (or missing for never agreed)")
+    if np.any(known == -1):
+        raise ValueError("agreed_from_epoch holds -1, the old encoding of 'never agreed'; "
+                         "never agreed is now a missing value (NaN or <NA>): convert with "
+                         "column.mask(column < 0)")
+    bad = (known < 1) | (known > num_epochs)
     if bad.any():
-        raise ValueError(f"agreed_from_epoch must be -1 or in [1, {int(num_epochs)}], "
-                         f"got {epochs[bad][0]}")
-    return np.where(epochs == -1, int(num_epochs) + 1, epochs)
+        raise ValueError(f"agreed_from_epoch must be missing (never agreed) or in "
+                         f"[1, {int(num_epochs)}], got {int(known[bad][0])}")
+    return np.where(never, int(num_epochs) + 1, epochs).astype(np.int64)
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -617,7 +657,8 @@ def correlation_table(dynamics: pd.DataFrame, statistics: pd.DataFrame, columns=
     Parameters
     ----------
     dynamics : pandas.DataFrame
-        Per-example dynamics with ``example_id`` and ``agreed_from_epoch``, as from
+        Per-example dynamics with ``example_id`` and ``agreed_from_epoch`` (nullable
+        ``Int16``, ``<NA>`` for never agreed; NaN in a float column works too), as from
         :func:`agreement_core.agreement.example_dynamics_table`; its rows define the
         examples.
     statistics : pandas.DataFrame
@@ -627,8 +668,8 @@ def correlation_table(dynamics: pd.DataFrame, statistics: pd.DataFrame, columns=
         Numeric statistic columns; default every numeric column of ``statistics`` except
         ``example_id``, ``label``, ``labels`` and ``target``.
     num_epochs : int
-        E, the epochs the agreed-from epochs were computed over ("never agreed", -1, is
-        ranked as E + 1, after every other example: see :func:`rank_agreed_from`).
+        E, the epochs the agreed-from epochs were computed over ("never agreed", a missing
+        value, is ranked as E + 1, after every other example: see :func:`rank_agreed_from`).
     label_column : str or None
         Column of ``dynamics`` with the class of every example, for the within-class rows.
         When None or absent (e.g. multi-label stores have no ``target``) the within-class
@@ -650,7 +691,8 @@ def correlation_table(dynamics: pd.DataFrame, statistics: pd.DataFrame, columns=
     ------
     ValueError
         Missing ``example_id``/``agreed_from_epoch``, duplicated ids, ids of ``dynamics``
-        missing from ``statistics``, an unknown or non-numeric column.
+        missing from ``statistics``, an unknown or non-numeric column, an agreed-from epoch
+        outside ``[1, num_epochs]`` (e.g. the old ``-1`` for never agreed).
     """
     _check_table(dynamics, "dynamics")
     if "agreed_from_epoch" not in dynamics.columns:
@@ -659,7 +701,8 @@ def correlation_table(dynamics: pd.DataFrame, statistics: pd.DataFrame, columns=
     _check_table(statistics, "statistics")
     names = _statistic_columns(statistics, columns, "statistics")
     aligned = _align(statistics, dynamics["example_id"].to_numpy(), "statistics")
-    order_key = rank_agreed_from(dynamics["agreed_from_epoch"].to_numpy(), num_epochs)
+    # The column itself, not .to_numpy(): that would turn Int16 <NA> into an object array.
+    order_key = rank_agreed_from(dynamics["agreed_from_epoch"], num_epochs)
     groups = None
     if label_column is not None and label_column in dynamics.columns:
         groups = dynamics[label_column].to_numpy()

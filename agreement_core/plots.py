@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from skimage.color import label2rgb
 
-from .agreement import agreement_table
+from .agreement import agreement_table, combined_agreement_table
 from .correlation import agreement_curves
 from .statistics.maps import statistic_maps
 
@@ -268,6 +268,128 @@ def curriculum_curves(curves: pd.DataFrame, *, suptitle: str | None = None):
         ax.set_title(suptitle, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def correlation_figure(table: pd.DataFrame, *, title: str | None = None):
+    """The correlation forest (:func:`correlation_forest`) on a figure sized to its rows.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`~agreement_core.correlation.correlation_table` rows (optionally with a
+        ``split`` column, as :func:`agreement_core.findings.correlation_rows` gives).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Figure
+        7 inches wide, 0.3 inch per row plus 1.2 high.
+    """
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(table) + 1.2))
+    correlation_forest(table, ax, title=title)
+    return fig
+
+
+def show_agreement_by_split(stores: dict, caption: str | None = None, *,
+                            splits=("train", "test"), ncols: int = 4) -> None:
+    """Show one figure per split with one agreement panel per store: Figs. 8 and 9.
+
+    Parameters
+    ----------
+    stores : dict of str to RecordStore
+        Label -> store; panels are titled ``"<label>, <split>"``.
+    caption : str, optional
+        Shown under every figure.
+    splits : sequence of str
+    ncols : int
+        Panels per row (:func:`agreement_panels`).
+    """
+    for split in splits:
+        tables = {f"{label}, {split}": agreement_table(store, split)
+                  for label, store in stores.items()}
+        show(agreement_panels(tables, ncols=ncols), caption)
+
+
+def show_metric_comparison_by_split(stores: dict, metrics, caption: str | None = None, *,
+                                    splits=("train", "test"),
+                                    suptitle: str = "{split} set") -> None:
+    """Show one :func:`metric_comparison` per split, one line per store.
+
+    Parameters
+    ----------
+    stores : dict of str to RecordStore
+        Label -> store (the lines' labels).
+    metrics : list of str
+        Columns of :func:`~agreement_core.agreement.agreement_table`, one panel each.
+    caption : str, optional
+        Shown under every figure.
+    splits : sequence of str
+    suptitle : str
+        Formatted with the split (e.g. ``"CIFAR-10 {split} set"``).
+    """
+    for split in splits:
+        tables = {label: agreement_table(store, split) for label, store in stores.items()}
+        show(metric_comparison(tables, metrics, suptitle=suptitle.format(split=split)), caption)
+
+
+def combined_agreement_panels(stores, *, splits=("train", "test"), network: int = 0,
+                              title: str = "one network of each study, {split}",
+                              ncols: int = 2):
+    """One agreement panel per split of one network taken from each store.
+
+    Parameters
+    ----------
+    stores : iterable of RecordStore
+        At least two, holding the same examples (e.g. one study per architecture); see
+        :func:`~agreement_core.agreement.combined_agreement_table`.
+    splits : sequence of str
+    network : int
+        The network taken from every store.
+    title : str
+        The panels' title, formatted with the split.
+    ncols : int
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    stores = list(stores)
+    tables = {title.format(split=split): combined_agreement_table(stores, split, network)
+              for split in splits}
+    return agreement_panels(tables, ncols=ncols)
+
+
+def show_statistic_panels_per_study(studies: dict, split: str, columns: dict, **kwargs
+                                    ) -> None:
+    """Show :func:`statistic_panels` of one split for every study, with its caption: Fig. 7.
+
+    Parameters
+    ----------
+    studies : dict
+        Name -> an object with ``store``, ``statistics`` (split -> statistics table) and
+        ``caption`` (e.g. :class:`~agreement_core.study.FigureStudy`).
+    split : str
+    columns : dict of str to list of str
+        Name -> the statistics to draw; studies without an entry are skipped.
+    **kwargs
+        Passed to :func:`statistic_panels` (``ncols``, ``min_epoch``, ...).
+    """
+    for name, study in studies.items():
+        if name in columns:
+            show(statistic_panels(study.store, split, study.statistics[split], columns[name],
+                                  **kwargs), study.caption)
+
+
+def show_unavailable(reasons: dict) -> None:
+    """Print one line ``"<name>: <reason>"`` per entry; nothing when there is none.
+
+    Parameters
+    ----------
+    reasons : dict of str to str
+        E.g. a :class:`~agreement_core.study.FigureSession`'s ``unavailable``.
+    """
+    for name, reason in reasons.items():
+        print(f"{name}: {reason}")
 
 
 def show(fig, caption: str | None = None) -> None:

@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ._io import save_npz, write_json
+from .data.labels import is_correct
 from .errors import RecordStoreError
 
 __all__ = ["SCHEMA_VERSION", "EpochRecord", "RecordStore"]
@@ -63,12 +65,51 @@ class EpochRecord:
         ``(K, N)`` bool: prediction equals the target (multi-label: exact match).
     true_prob : ndarray or None
         ``(K, N)`` float16 probability of the true class, when the store records it.
+
+    Notes
+    -----
+    The per-epoch reductions of ``correct`` that every agreement metric needs (:attr:`agreed`,
+    :attr:`any_correct`, :attr:`num_correct`, :attr:`accuracies`) are computed on first use
+    and cached on the record, so that the consumers of one epoch (the agreement table, the
+    curves, the scrubber) share one computation. The cached arrays are read-only; treat
+    ``correct`` as immutable too, or the caches go stale.
     """
 
     epoch: int
     predictions: np.ndarray
     correct: np.ndarray
     true_prob: np.ndarray | None = None
+
+    # cached_property stores into the instance __dict__, bypassing the frozen __setattr__;
+    # this needs a dataclass without slots.
+    @cached_property
+    def agreed(self) -> np.ndarray:
+        """``(N,)`` bool: all K networks are correct (the agreed set of this epoch)."""
+        return self._read_only(np.asarray(self.correct).all(axis=0))
+
+    @cached_property
+    def any_correct(self) -> np.ndarray:
+        """``(N,)`` bool: at least one network is correct."""
+        return self._read_only(np.asarray(self.correct).any(axis=0))
+
+    @cached_property
+    def num_correct(self) -> np.ndarray:
+        """``(K,)`` int64: examples each network classifies correctly."""
+        return self._read_only(np.count_nonzero(self.correct, axis=1).astype(np.int64))
+
+    @cached_property
+    def accuracies(self) -> np.ndarray:
+        """``(K,)`` float64: accuracy of each network; 0 when the split has no example."""
+        n = np.shape(self.correct)[1]
+        # count / N is bitwise equal to correct.mean(axis=1): the float sum of 0/1 is exact.
+        acc = self.num_correct / n if n else np.zeros(len(self.num_correct))
+        return self._read_only(acc)
+
+    @staticmethod
+    def _read_only(array: np.ndarray) -> np.ndarray:
+        # Shared by every consumer of the epoch: an in-place edit would corrupt the others.
+        array.flags.writeable = False
+        return array
 
 
 def _library_versions() -> dict[str, str | None]:
@@ -128,7 +169,6 @@ class RecordStore:
         self.config = meta.get("config") or {}
         self.seeds = meta.get("seeds")
         self._targets: dict[str, np.ndarray] = {}
-        self._packed_targets: dict[str, np.ndarray] = {}
         self._example_ids: dict[str, np.ndarray] = {}
         self._readers: ThreadPoolExecutor | None = None
 
@@ -322,7 +362,6 @@ class RecordStore:
             raise RecordStoreError(f"{path}: shapes do not match meta.json")
         self._example_ids[split] = data["example_ids"].astype(np.int64)
         if self.multilabel:
-            self._packed_targets[split] = data["targets"]
             self._targets[split] = np.unpackbits(
                 data["targets"], axis=1, count=self.num_classes).astype(bool)
         else:
@@ -487,13 +526,9 @@ class RecordStore:
         packed = np.stack([f["pred"] for f in files])
         true_prob = np.stack([f["true_prob"] for f in files]) if self.with_true_prob else None
         self._load_targets(split)
-        if self.multilabel:
-            # Exact match compared on the packed bytes: padding bits are zero on both sides.
-            correct = (packed == self._packed_targets[split]).all(axis=-1)
-            preds = np.unpackbits(packed, axis=-1, count=self.num_classes).astype(bool)
-        else:
-            correct = packed == self._targets[split]
-            preds = packed
+        preds = (np.unpackbits(packed, axis=-1, count=self.num_classes).astype(bool)
+                 if self.multilabel else packed)
+        correct = is_correct(preds, self._targets[split])
         return EpochRecord(epoch=epoch, predictions=preds, correct=correct, true_prob=true_prob)
 
     def correct(self, split: str, epoch: int) -> np.ndarray:

@@ -10,15 +10,13 @@ take to curriculum learning and data pruning; its columns are documented in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .agreement import agreement_table, example_dynamics_table
-from .correlation import correlation_table
+from .correlation import correlation_table, rank_agreed_from
 from .errors import ConfigError
 from .records import RecordStore
 
@@ -29,8 +27,10 @@ DYNAMICS_COLUMNS = {
     "label": "the label the networks were trained and scored against (single-label; under "
              "the random-label ablation the random label)",
     "agreed_from_epoch": "first epoch from which all K networks stay correct to the last "
-                         "recorded epoch; -1 if not all are correct at the last epoch",
-    "first_correct_epoch_<k>": "first epoch network k is correct; -1 if never",
+                         "recorded epoch; nullable Int16, missing (<NA>) if not all are "
+                         "correct at the last epoch (never agreed upon)",
+    "first_correct_epoch_<k>": "first epoch network k is correct; nullable Int16, missing "
+                               "(<NA>) if never",
     "forgetting_events_<k>": "epochs at which network k turns from correct to wrong",
     "forgetting_events": "sum of forgetting events over the networks",
     "hacohen_agreement_last": "largest fraction of networks predicting the same label, last "
@@ -86,14 +86,35 @@ def agreement_area(store: RecordStore, split: str) -> float:
 
 def summarize(store: RecordStore, table: pd.DataFrame, *, top: int = 5, n_boot: int = 1000,
               n_perm: int = 1000, seed: int = 0) -> str:
-    """A short text summary: agreement area per split and the strongest correlations."""
+    """A short text summary: agreement area per split and the strongest correlations.
+
+    Per split: the agreement above the lower bound, the share of examples never agreed upon
+    (``agreed_from_epoch`` missing), the mean and median agreed-from epoch **over the agreed
+    examples only** (a "never" has no epoch to average), and the strongest Spearman
+    correlations of the statistics with the agreed-from epoch (never agreed ranked last).
+
+    Raises
+    ------
+    ValueError
+        An ``agreed_from_epoch`` outside ``[1, store.num_epochs]``, e.g. the old ``-1`` for
+        never agreed (see :func:`agreement_core.correlation.rank_agreed_from`).
+    """
     lines = []
     for split in table["split"].unique():
         rows = table[table["split"] == split]
-        never = float((rows["agreed_from_epoch"] < 0).mean())
+        # Validates the column (missing = never; -1 is rejected) and orders never last.
+        order = rank_agreed_from(rows["agreed_from_epoch"], store.num_epochs)
+        never = order > store.num_epochs
         lines.append(f"{split}: {len(rows)} examples, agreement above the lower bound "
                      f"{agreement_area(store, split):.3f} (mean over epochs of TPa - Lba), "
-                     f"{never:.1%} never agreed upon")
+                     f"{never.mean():.1%} never agreed upon ({int(never.sum())})")
+        agreed_epochs = order[~never]
+        if agreed_epochs.size:
+            lines.append(f"  agreed-from epoch over the {agreed_epochs.size} agreed examples "
+                         f"only (never agreed excluded): mean {agreed_epochs.mean():.2f}, "
+                         f"median {np.median(agreed_epochs):g}")
+        else:
+            lines.append("  no example agreed upon: no agreed-from epoch to average")
         dynamics_columns = {"example_id", "split", "label", "labels"} | {
             c for c in rows.columns if c.startswith(("first_correct_epoch", "forgetting_events",
                                                      "hacohen_agreement", "fp_agreement",
@@ -123,34 +144,25 @@ def easy_and_hard_examples(store: RecordStore, split: str) -> dict[str, int]:
 
     Easy: agreed upon earliest (smallest agreed-from epoch), ties broken by the
     highest mean true-class probability (or the first row). Hard: never agreed
-    upon and, among those, the lowest mean true-class probability (or, when every
-    example is agreed upon, the one agreed upon last).
+    upon (agreed-from epoch missing) and, among those, the lowest mean true-class
+    probability (or, when every example is agreed upon, the one agreed upon last).
+    The keys describe the picks: ``"easy: agreed from epoch 1"``,
+    ``"hard: never agreed"``, ...
     """
     table = example_dynamics_table(store, split)
-    agreed = table["agreed_from_epoch"].to_numpy()
+    # Never agreed (missing) ranks after every agreed epoch, as num_epochs + 1.
+    late = rank_agreed_from(table["agreed_from_epoch"], store.num_epochs)
+    never = late > store.num_epochs
     confidence = (table["mean_true_prob"].to_numpy() if "mean_true_prob" in table
                   else np.zeros(len(table)))
-    late = np.where(agreed < 0, store.num_epochs + 1, agreed)
     easy = int(np.lexsort((-confidence, late))[0])
     hard = int(np.lexsort((confidence, -late))[0])
-    return {f"easy: agreed from epoch {late[easy]}": easy,
-            "hard: " + ("never agreed" if agreed[hard] < 0 else
-                        f"agreed from epoch {late[hard]}"): hard}
 
+    def describe(row: int) -> str:
+        return "never agreed" if never[row] else f"agreed from epoch {late[row]}"
 
-def statistics_tables(directory: str | os.PathLike, dataset: str, splits) -> dict:
-    """Read ``<directory>/<dataset>-<split>.parquet`` for each split that has one."""
-    from .statistics import read_statistics
-
-    found = {}
-    for split in splits:
-        path = Path(directory) / f"{dataset}-{split}.parquet"
-        if path.is_file():
-            table, meta = read_statistics(path)
-            table.attrs["source"] = meta.get("source")  # e.g. "mirror-jpeg", for captions
-            found[split] = table
-    return found
+    return {f"easy: {describe(easy)}": easy, f"hard: {describe(hard)}": hard}
 
 
 __all__ = ["DYNAMICS_COLUMNS", "agreement_area", "easy_and_hard_examples",
-           "learning_dynamics_table", "statistics_tables", "summarize"]
+           "learning_dynamics_table", "summarize"]

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
+from .agreement import epoch_agreement
 from .plots import ACCURACY_COLOR, AGREEMENT_COLOR, STATISTIC_COLOR
 
 
@@ -108,19 +110,17 @@ def scrubber_data(store, split: str, images: np.ndarray, statistics: pd.DataFram
     rng = np.random.default_rng(seed)
     rows = {k: [] for k in ("epoch", "tpa", "lower_bound", "mean_acc", "agreed", "new")}
     newly, previous = [], np.zeros(len(ids), dtype=bool)
-    from .agreement import lower_bound, true_positive_agreement
-
     for record in store.iter_epochs(split):
-        correct = record.correct  # (K, N)
-        agreed = correct.all(axis=0)
+        # The agreed set and the curve's numbers come from the record's one computation.
+        agreed = record.agreed
+        summary = epoch_agreement(record)
         new = np.flatnonzero(agreed & ~previous)
         newly.append(np.sort(rng.permutation(new)[:max_images]))
-        accuracies = correct.mean(axis=1)
         rows["epoch"].append(record.epoch)
-        rows["tpa"].append(true_positive_agreement(correct))
-        rows["lower_bound"].append(lower_bound(accuracies))
-        rows["mean_acc"].append(accuracies.mean())
-        rows["agreed"].append(int(agreed.sum()))
+        rows["tpa"].append(summary["tpa"])
+        rows["lower_bound"].append(summary["lower_bound"])
+        rows["mean_acc"].append(summary["mean_acc"])
+        rows["agreed"].append(summary["n_all_correct"])
         rows["new"].append(len(new))
         for column, v in values.items():
             chosen = v[agreed]
@@ -138,8 +138,6 @@ def scrubber_data(store, split: str, images: np.ndarray, statistics: pd.DataFram
 
 
 def _png_uri(array: np.ndarray) -> str:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -319,5 +317,21 @@ class LiveEpochScrubber:
         return fig
 
 
+def show_scrubbers(scrubbers: dict) -> None:
+    """Show the embedded epoch scrubber of every entry with its caption below it.
+
+    Parameters
+    ----------
+    scrubbers : dict of str to ScrubberData
+        Label (e.g. ``"cifar10 train"``) -> data; the caption reads
+        ``"<label> set. <data.caption>"``.
+    """
+    from IPython.display import Markdown, display
+
+    for label, data in scrubbers.items():
+        display(PlotlyHTML(epoch_scrubber(data), css_class="epoch-scrubber"))
+        display(Markdown(f"*{label} set. {data.caption}*"))
+
+
 __all__ = ["LiveEpochScrubber", "PlotlyHTML", "ScrubberData", "epoch_scrubber",
-           "scrubber_data"]
+           "scrubber_data", "show_scrubbers"]

@@ -123,9 +123,10 @@ def _naive_table(store: RecordStore) -> np.ndarray:
 
 
 def _naive_dynamics(store: RecordStore) -> np.ndarray:
+    """Agreed-from epochs, float with NaN for never agreed (as ours converts to)."""
     correct = _naive_load(store)
     all_correct = np.prod(correct, axis=0)  # (E, N)
-    agreed = np.full(all_correct.shape[1], -1, dtype=np.int64)
+    agreed = np.full(all_correct.shape[1], np.nan)
     still = np.ones(all_correct.shape[1], dtype=np.int64)
     for t in range(all_correct.shape[0] - 1, -1, -1):  # from the last epoch backwards
         still = still * all_correct[t]
@@ -138,7 +139,8 @@ def _ours_table(store: RecordStore) -> np.ndarray:
 
 
 def _ours_dynamics(store: RecordStore) -> np.ndarray:
-    return example_dynamics_table(store, SPLIT)["agreed_from_epoch"].to_numpy()
+    column = example_dynamics_table(store, SPLIT)["agreed_from_epoch"]  # Int16, <NA> = never
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 TASKS = {"ours_table": _ours_table, "ours_dynamics": _ours_dynamics,
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     agreed_ours, agreed_naive = results["ours_dynamics"][2], results["naive_dynamics"][2]
     if not np.array_equal(tpa_ours, tpa_naive):
         raise SystemExit("MISMATCH: TPa per epoch differs between ours and naive")
-    if not np.array_equal(agreed_ours.astype(np.int64), agreed_naive):
+    if not np.array_equal(agreed_ours, agreed_naive, equal_nan=True):
         raise SystemExit("MISMATCH: agreed-from epochs differ between ours and naive")
     print("check: TPa per epoch and agreed-from epochs identical (ours == naive)")
 

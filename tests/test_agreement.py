@@ -169,8 +169,8 @@ def test_epoch_summary_shape_mismatch():
 # Three networks, four examples, five epochs; rows are epochs.
 #   ex 0: all correct from epoch 1 -> agreed 1
 #   ex 1: net 0 correct 1, forgotten 2, relearned 3..5; nets 1, 2 correct from 2 -> agreed 3
-#   ex 2: never all correct at the last epoch (net 2 wrong at 5) -> -1
-#   ex 3: nobody ever correct -> -1, first -1
+#   ex 2: never all correct at the last epoch (net 2 wrong at 5) -> never (NaN)
+#   ex 3: nobody ever correct -> never agreed, never correct (NaN)
 DYN = np.zeros((5, 3, 4), dtype=bool)
 DYN[:, :, 0] = True
 DYN[:, 0, 1] = [1, 0, 1, 1, 1]
@@ -183,14 +183,47 @@ DYN[:, 2, 2] = [1, 0, 1, 1, 0]
 
 def test_example_dynamics_hand_made():
     d = example_dynamics(DYN)
-    np.testing.assert_array_equal(d["agreed_from_epoch"], [1, 3, -1, -1])
+    np.testing.assert_array_equal(d["agreed_from_epoch"], [1, 3, np.nan, np.nan])
     np.testing.assert_array_equal(d["first_correct_epoch"],
-                                  [[1, 1, 1], [1, 2, 2], [1, 3, 1], [-1, -1, -1]])
+                                  [[1, 1, 1], [1, 2, 2], [1, 3, 1], [np.nan] * 3])
     np.testing.assert_array_equal(d["forgetting_events"],
                                   [[0, 0, 0], [1, 0, 0], [0, 0, 2], [0, 0, 0]])
-    assert d["agreed_from_epoch"].dtype == np.int16
-    assert d["first_correct_epoch"].dtype == np.int16
+    # "never" is a missing value (NaN in float64), not a sentinel epoch
+    assert d["agreed_from_epoch"].dtype == np.float64
+    assert d["first_correct_epoch"].dtype == np.float64
     assert d["forgetting_events"].dtype == np.int16
+    assert np.isnan(d["agreed_from_epoch"]).tolist() == [False, False, True, True]
+    assert not (d["agreed_from_epoch"] < 0).any() and not (d["first_correct_epoch"] < 0).any()
+    # statistics over the agreed examples skip the never-agreed ones (-1 would give 0.5)
+    assert np.nanmean(d["agreed_from_epoch"]) == 2.0
+    assert np.nanmedian(d["first_correct_epoch"][:, 1]) == 2.0
+
+
+def test_example_dynamics_table_never_is_nullable_int16(tmp_path):
+    from agreement_core.agreement import example_dynamics_table
+    from agreement_core.records import RecordStore
+
+    n_epochs, k_nets, n = DYN.shape
+    targets = np.zeros(n, dtype=np.int64)
+    store = RecordStore.create(tmp_path / "s", num_networks=k_nets, num_epochs=n_epochs,
+                               num_classes=2, splits={"train": (np.arange(n), targets)})
+    for t in range(n_epochs):
+        for k in range(k_nets):
+            store.write_epoch(k, "train", t + 1, np.where(DYN[t, k], 0, 1))
+    table = example_dynamics_table(store, "train")
+    columns = ["agreed_from_epoch", *(f"first_correct_epoch_{k}" for k in range(k_nets))]
+    for column in columns:
+        assert table[column].dtype == "Int16", column
+    assert table["agreed_from_epoch"].isna().tolist() == [False, False, True, True]
+    assert table["agreed_from_epoch"].iloc[:2].tolist() == [1, 3]
+    assert table["first_correct_epoch_1"].isna().tolist() == [False, False, False, True]
+    assert table["agreed_from_epoch"].mean() == 2.0  # pandas skips <NA>
+    # the table and the in-memory function agree, missing included
+    dyn = example_dynamics(DYN)
+    np.testing.assert_array_equal(
+        table["agreed_from_epoch"].to_numpy(dtype=np.float64, na_value=np.nan),
+        dyn["agreed_from_epoch"])
+    assert table["forgetting_events_2"].tolist() == [0, 0, 2, 0]
 
 
 def test_example_dynamics_agreement_broken_and_restored():
@@ -204,6 +237,18 @@ def _accumulate(c):
     for t in range(c.shape[0]):
         acc.update(t + 1, c[t])
     return acc.result()
+
+
+def test_accumulator_never_is_nan():
+    d = _accumulate(DYN)
+    assert np.isnan(d["agreed_from_epoch"][2:]).all()
+    assert np.isnan(d["first_correct_epoch"][3]).all()
+    # agreement broken at the last epoch: back to never
+    acc = DynamicsAccumulator()
+    acc.update(1, np.ones((2, 1), dtype=bool))
+    assert acc.result()["agreed_from_epoch"].tolist() == [1.0]
+    acc.update(2, np.array([[True], [False]]))
+    assert np.isnan(acc.result()["agreed_from_epoch"]).all()
 
 
 def test_accumulator_matches_in_memory_hand_made():
@@ -250,6 +295,42 @@ def test_hacohen_range_property(pred):
     k = pred.shape[0]
     h = hacohen_agreement(pred)
     assert np.all(h >= 1 / k - 1e-12) and np.all(h <= 1.0)
+
+
+def test_epoch_record_caches_the_agreed_set_and_accuracies():
+    from agreement_core.records import EpochRecord
+
+    rec = EpochRecord(epoch=3, predictions=np.zeros(CORRECT.shape, np.int16), correct=CORRECT)
+    np.testing.assert_array_equal(rec.agreed, [1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(rec.any_correct, [1, 1, 1, 0, 1])
+    assert rec.num_correct.tolist() == [4, 3, 2]
+    # bitwise the values the metrics used to compute themselves
+    assert np.array_equal(rec.accuracies, CORRECT.mean(axis=1))
+    assert rec.agreed is rec.agreed and rec.accuracies is rec.accuracies  # computed once
+    with pytest.raises(ValueError):
+        rec.agreed[0] = False  # shared by every consumer of the epoch: read-only
+    empty = EpochRecord(epoch=1, predictions=np.zeros((2, 0), np.int16),
+                        correct=np.zeros((2, 0), bool))
+    assert empty.accuracies.tolist() == [0.0, 0.0] and empty.agreed.shape == (0,)
+
+
+def test_epoch_agreement_is_the_summary_of_the_record():
+    from agreement_core.agreement import epoch_agreement
+    from agreement_core.records import EpochRecord
+
+    rng = np.random.default_rng(4)
+    for k, n in [(3, 5), (4, 37), (1, 9), (2, 0)]:
+        correct = rng.random((k, n)) < 0.6
+        pred = rng.integers(0, 3, (k, n))
+        full = epoch_summary(pred, correct)
+        row = epoch_agreement(EpochRecord(epoch=1, predictions=pred, correct=correct))
+        for key, value in row.items():
+            assert full[key] == value, key  # exactly, not approximately
+        # the pooled accuracy is bitwise correct.mean(), what the curves report and filter on
+        assert row["hacohen_tp_agreement"] == (float(correct.mean()) if n else 0.0)
+        if n:
+            assert row["tpa"] == true_positive_agreement(correct)
+            assert row["lower_bound"] == lower_bound(correct.mean(axis=1))
 
 
 def test_independent_agreement():

@@ -85,6 +85,22 @@ def test_curves_hand_computed(hand_store, shuffle_seed):
     assert table["lower_bound"].tolist() == pytest.approx([0.0, 0.2, 0.8])
 
 
+def test_curves_share_the_agreement_table_numbers(hand_store):
+    from agreement_core.agreement import agreement_table
+
+    curves = agreement_curves(hand_store, "train", hand_statistics(), min_epoch=1,
+                              min_accuracy=0.0).set_index("epoch")
+    table = agreement_table(hand_store, "train").set_index("epoch")
+    for column in ("tpa", "lower_bound"):
+        assert curves[column].tolist() == table[column].tolist()  # exactly
+    assert curves["n_agreed"].tolist() == table["n_all_correct"].tolist()
+    # the curves' mean_acc is the pooled accuracy over all K x N predictions
+    assert curves["mean_acc"].tolist() == [float(HAND[t].mean()) for t in range(4)]
+    shares = categorical_agreement_shares(hand_store, "train", hand_statistics(), "kind",
+                                          min_epoch=1, min_accuracy=0.0)
+    assert (shares.groupby("epoch")["n_agreed"].sum() == table["n_all_correct"]).all()
+
+
 def test_curves_filters(hand_store):
     stats_table = hand_statistics()
     assert agreement_curves(hand_store, "train", stats_table)["epoch"].tolist() == []
@@ -158,12 +174,23 @@ def test_categorical_shares_errors(hand_store):
 
 # ---------------------------------------------------------------------- ranks, Spearman
 def test_rank_agreed_from():
-    got = rank_agreed_from(np.array([3, -1, 1, 10], dtype=np.int16), 10)
-    assert got.tolist() == [3, 11, 1, 10] and got.dtype == np.int64
-    assert rank_agreed_from(np.array([2.0, -1.0]), 4).tolist() == [2, 5]
+    got = rank_agreed_from(np.array([3, 1, 10], dtype=np.int16), 10)
+    assert got.tolist() == [3, 1, 10] and got.dtype == np.int64
+    # never agreed is missing, in any of its encodings, and ranks last (E + 1)
+    assert rank_agreed_from(np.array([2.0, np.nan]), 4).tolist() == [2, 5]
+    nullable = pd.Series([3, None, 1, 10], dtype="Int16")
+    assert rank_agreed_from(nullable, 10).tolist() == [3, 11, 1, 10]
+    assert rank_agreed_from(nullable.to_numpy(), 10).tolist() == [3, 11, 1, 10]  # object
+    assert rank_agreed_from(np.ma.array([3, 7], mask=[False, True]), 10).tolist() == [3, 11]
     for bad in ([0], [11], [-2]):
-        with pytest.raises(ValueError, match=r"-1 or in \[1, 10\]"):
+        with pytest.raises(ValueError, match=r"missing \(never agreed\) or in \[1, 10\]"):
             rank_agreed_from(np.array(bad), 10)
+    # the old sentinel is rejected, with the way out in the message
+    for old in (np.array([3, -1], dtype=np.int16), pd.Series([-1, None], dtype="Int16")):
+        with pytest.raises(ValueError, match="-1, the old encoding"):
+            rank_agreed_from(old, 10)
+    with pytest.raises(TypeError):
+        rank_agreed_from(np.array([True, False]), 10)
     with pytest.raises(ValueError, match="integers"):
         rank_agreed_from(np.array([1.5]), 10)
     with pytest.raises(ValueError, match="num_epochs"):
@@ -284,7 +311,8 @@ def test_correlation_table_planted(tmp_path):
     classes = rng.integers(0, C, n)
     store = planted_store(tmp_path, stat, classes)
     dynamics = example_dynamics_table(store, "train")
-    assert (dynamics["agreed_from_epoch"] == -1).any()  # the never-agreed case is exercised
+    assert dynamics["agreed_from_epoch"].dtype == "Int16"
+    assert dynamics["agreed_from_epoch"].isna().any()  # the never-agreed case is exercised
     statistics = pd.DataFrame({"example_id": np.arange(n), "label": classes, "stat": stat,
                                "shuffled": rng.permutation(stat)})
     statistics = statistics.sample(frac=1.0, random_state=0)  # aligned by id, not by row
@@ -306,6 +334,9 @@ def test_correlation_table_planted(tmp_path):
     assert rows.loc[("stat", "within_class"), "n_groups"] == C
     expected = spearman(stat, rank_agreed_from(dynamics["agreed_from_epoch"], E))
     assert rows.loc[("stat", "all"), "rho"] == pytest.approx(expected)
+    # never agreed ranks last: the same rho as with "never" written as epoch E + 1
+    filled = dynamics["agreed_from_epoch"].fillna(E + 1).to_numpy(dtype=float)
+    assert rows.loc[("stat", "all"), "rho"] == pytest.approx(spearman(stat, filled))
 
 
 def test_correlation_table_class_confound(tmp_path):
@@ -335,7 +366,8 @@ def test_correlation_table_class_confound(tmp_path):
 
 
 def test_correlation_table_without_labels_and_errors():
-    dynamics = pd.DataFrame({"example_id": [3, 1, 2, 0], "agreed_from_epoch": [1, -1, 2, 3]})
+    dynamics = pd.DataFrame({"example_id": [3, 1, 2, 0],
+                             "agreed_from_epoch": pd.array([1, None, 2, 3], dtype="Int16")})
     statistics = pd.DataFrame({"example_id": [0, 1, 2, 3], "s": [3.0, 4.0, 2.0, 1.0]})
     table = correlation_table(dynamics, statistics, num_epochs=3, n_boot=50, n_perm=50)
     assert table["scope"].tolist() == ["all"]  # no target column: no within-class row
@@ -348,8 +380,11 @@ def test_correlation_table_without_labels_and_errors():
     with pytest.raises(ValueError, match="agreed_from_epoch"):
         correlation_table(dynamics.drop(columns="agreed_from_epoch"), statistics,
                           num_epochs=3)
-    with pytest.raises(ValueError, match=r"-1 or in \[1, 2\]"):
+    with pytest.raises(ValueError, match=r"or in \[1, 2\]"):
         correlation_table(dynamics, statistics, num_epochs=2)
+    old_encoding = dynamics.assign(agreed_from_epoch=[1, -1, 2, 3])
+    with pytest.raises(ValueError, match="old encoding"):
+        correlation_table(old_encoding, statistics, num_epochs=3)
     with pytest.raises(TypeError, match="DataFrame"):
         correlation_table(dynamics.to_dict(), statistics, num_epochs=3)
 

@@ -7,9 +7,9 @@ import pytest
 
 from agreement_core.cli import main
 from agreement_core.errors import ConfigError
-from agreement_core.study.launch import expand_grid, run_grid
 from agreement_core.records import RecordStore
 from agreement_core.study import train_study
+from agreement_core.study.launch import expand_grid, run_grid
 
 BASE = dict(dataset="cifar10", arch="fastnet_small", num_networks=2, epochs=1,
             train_subset=10, test_subset=5, batch_size=50)

@@ -89,3 +89,95 @@ def test_correlation_forest_and_curriculum_curves():
     lines = fig.axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["m", "n"]
     assert np.allclose(lines[0].get_ydata(), [0.1, 0.6])
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """The (figure, caption) pairs that plots.show would display, closed and not displayed."""
+    import matplotlib.pyplot as plt
+
+    from agreement_core import plots
+
+    calls = []
+
+    def record(fig, caption=None):
+        calls.append((fig, caption))
+        plt.close(fig)
+
+    monkeypatch.setattr(plots, "show", record)
+    return calls
+
+
+def test_correlation_figure_is_sized_to_its_rows():
+    from agreement_core import plots
+
+    table = pd.DataFrame({"split": "x train", "statistic": ["a", "a", "b"],
+                          "scope": ["all", "within_class", "all"], "rho": [-0.2, 0.1, 0.3],
+                          "ci_low": [-0.3, 0.0, 0.2], "ci_high": [-0.1, 0.2, 0.4]})
+    fig = plots.correlation_figure(table, title="t")
+    assert tuple(fig.get_size_inches()) == pytest.approx((7, 0.3 * 3 + 1.2))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "x train / a / all", "x train / a / within_class", "x train / b / all"]
+
+
+def test_per_split_figures_draw_one_panel_per_store(store, shown):
+    from agreement_core import plots
+
+    s, _ = store
+    plots.show_agreement_by_split({"batch 64": s, "batch 128": s}, "caption", splits=["train"])
+    (fig, caption), = shown
+    assert caption == "caption"
+    assert [ax.get_title() for ax in fig.axes] == ["batch 64, train", "batch 128, train"]
+    shown.clear()
+    plots.show_metric_comparison_by_split({"online": s, "eval": s}, ["tpa", "mean_acc"], "c",
+                                          splits=["train"], suptitle="CIFAR-10 {split} set")
+    (fig, caption), = shown
+    assert fig._suptitle.get_text() == "CIFAR-10 train set"
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    assert np.allclose(fig.axes[0].get_lines()[0].get_ydata(),
+                       agreement_table(s, "train")["tpa"])
+
+
+def test_combined_agreement_panels_one_per_split(store):
+    from agreement_core import plots
+    from agreement_core.agreement import combined_agreement_table
+
+    s, _ = store
+    fig = plots.combined_agreement_panels([s, s], splits=["train"], network=1,
+                                          title="one network of each, {split}")
+    assert [ax.get_title() for ax in fig.axes] == ["one network of each, train"]
+    table = combined_agreement_table([s, s], "train", network=1)
+    assert np.allclose(fig.axes[0].get_lines()[0].get_ydata(), table["tpa"])
+
+
+def test_statistic_panels_per_study_skip_studies_without_columns(store, shown):
+    from types import SimpleNamespace
+
+    from agreement_core import plots
+
+    s, stats = store
+    studies = {name: SimpleNamespace(store=s, statistics={"train": stats}, caption=name)
+               for name in ("a", "b", "c")}
+    plots.show_statistic_panels_per_study(studies, "train", {"a": ["clutter"], "c": ["clutter"]},
+                                          min_epoch=1)
+    assert [caption for _, caption in shown] == ["a", "c"]
+    assert shown[0][0].axes[0].get_title() == "train set: clutter"
+
+
+def test_scrubbers_and_unavailable_are_shown(store, monkeypatch, capsys):
+    import IPython.display
+
+    from agreement_core import plots, widgets
+    from agreement_core.widgets import PlotlyHTML, scrubber_data
+
+    s, stats = store
+    images = np.zeros((s.num_examples("train"), 4, 4, 3), np.uint8)
+    data = scrubber_data(s, "train", images, stats, caption="the study")
+    displayed = []
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
+    widgets.show_scrubbers({"toy train": data})
+    assert isinstance(displayed[0], PlotlyHTML) and displayed[0].css_class == "epoch-scrubber"
+    assert displayed[1].data == "*toy train set. the study*"
+    plots.show_unavailable({"voc": "not here", "kth": "nor here"})
+    plots.show_unavailable({})
+    assert capsys.readouterr().out == "voc: not here\nkth: nor here\n"

@@ -274,8 +274,10 @@ def test_example_dynamics_table(tmp_path):
     np.testing.assert_array_equal(table["example_id"], IDS)
     np.testing.assert_array_equal(table["target"], TARGETS)
     # ex 0: all right from 2; ex 1: from 2; ex 2: from 3; ex 3: from 3; ex 4, 5: never.
-    np.testing.assert_array_equal(table["agreed_from_epoch"], [2, 2, 3, 3, -1, -1])
-    np.testing.assert_array_equal(table["first_correct_epoch_2"], [2, 1, 3, 2, 2, -1])
+    # Never is a missing value (nullable Int16), not -1.
+    assert table["agreed_from_epoch"].dtype == "Int16"
+    assert table["agreed_from_epoch"].tolist() == [2, 2, 3, 3, pd.NA, pd.NA]
+    assert table["first_correct_epoch_2"].tolist() == [2, 1, 3, 2, 2, pd.NA]
     # net 2 on ex 4: wrong, right (4), wrong (0) -> forgotten once; net 1 on ex 1 never forgets
     np.testing.assert_array_equal(table["forgetting_events_2"], [0, 0, 0, 0, 1, 0])
     np.testing.assert_array_equal(table["forgetting_events"], [0, 0, 0, 0, 1, 0])

@@ -9,7 +9,12 @@ import pytest
 from agreement_core.cli import main
 from agreement_core.errors import ConfigError
 from agreement_core.records import RecordStore
-from agreement_core.report import DYNAMICS_COLUMNS, learning_dynamics_table
+from agreement_core.report import (
+    DYNAMICS_COLUMNS,
+    easy_and_hard_examples,
+    learning_dynamics_table,
+    summarize,
+)
 
 K, E = 3, 8
 
@@ -62,6 +67,60 @@ def test_one_row_per_example_with_the_documented_columns(planted):
         assert any(re.fullmatch(p, column) for p in documented) or column in ("clutter",
                                                                                 "noise")
     assert {f"first_correct_epoch_{k}" for k in range(K)} <= set(table.columns)
+
+
+def test_never_is_missing_in_nullable_int16_columns(planted):
+    store, stats, _ = planted
+    table = learning_dynamics_table(store, stats)
+    epoch_columns = ["agreed_from_epoch", *(f"first_correct_epoch_{k}" for k in range(K))]
+    for column in epoch_columns:
+        assert table[column].dtype == "Int16", column
+        values = table[column].dropna()
+        assert values.between(1, E).all(), column  # no -1 (or any other) sentinel
+    never = table["agreed_from_epoch"].isna()
+    assert 0 < never.sum() < len(table)  # high clutter: never learned by all
+    # an example some network never got right cannot have been agreed upon
+    never_correct = table[[f"first_correct_epoch_{k}" for k in range(K)]].isna().any(axis=1)
+    assert never[never_correct].all()
+    assert "<NA>" in DYNAMICS_COLUMNS["agreed_from_epoch"]
+    assert "-1" not in DYNAMICS_COLUMNS["agreed_from_epoch"]
+
+
+def test_summary_reports_never_agreed_apart_from_the_agreed_epochs(planted):
+    store, _, _ = planted
+    table = learning_dynamics_table(store)  # no statistics: no correlations, fast
+    text = summarize(store, table)
+    for split in ("train", "test"):
+        rows = table[table["split"] == split]
+        agreed = rows["agreed_from_epoch"].dropna().astype(float)
+        never = rows["agreed_from_epoch"].isna().mean()
+        assert f"{never:.1%} never agreed upon" in text
+        # mean and median over the agreed examples only; a -1 for never would pull them down
+        line = next(line for line in text.splitlines()
+                    if f"over the {len(agreed)} agreed examples only" in line)
+        mean, median = map(float, re.search(r"mean ([\d.]+), median ([\d.]+)", line).groups())
+        assert mean == pytest.approx(agreed.mean(), abs=0.005)
+        assert median == agreed.median()
+
+
+def test_summary_rejects_the_old_minus_one_encoding(planted):
+    store, _, _ = planted
+    table = learning_dynamics_table(store, splits=["test"])
+    table["agreed_from_epoch"] = table["agreed_from_epoch"].fillna(-1)
+    with pytest.raises(ValueError, match="old encoding"):
+        summarize(store, table)
+
+
+def test_easy_and_hard_examples(planted):
+    store, _, _ = planted
+    picks = easy_and_hard_examples(store, "train")
+    table = learning_dynamics_table(store, splits=["train"])
+    (easy_label, easy), (hard_label, hard) = picks.items()
+    earliest = table["agreed_from_epoch"].min()  # over the agreed examples
+    assert easy_label == f"easy: agreed from epoch {earliest}"
+    assert table["agreed_from_epoch"].iloc[easy] == earliest
+    assert hard_label == "hard: never agreed"
+    assert pd.isna(table["agreed_from_epoch"].iloc[hard])
 
 
 def test_missing_ids_in_statistics_are_an_error(planted):

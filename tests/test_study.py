@@ -6,7 +6,6 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-import yaml
 
 from agreement_core.agreement import agreement_table, combined_agreement_table
 from agreement_core.errors import ConfigError
@@ -30,7 +29,6 @@ from agreement_core.study.pipeline import BuildError, execute_notebooks
 from agreement_core.training import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 def test_profiles_give_one_directory_per_configuration():
@@ -147,32 +145,6 @@ def test_combined_agreement_takes_one_network_per_store(tmp_path):
     other = _store(tmp_path / "c", rng.random((2, 2, 50)) < 0.6, (targets + 1) % 3)
     with pytest.raises(ValueError, match="other train examples or targets"):
         combined_agreement_table([a, other], "train")
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_is_thin_and_parametrised(path):
-    notebook = nbformat.read(path, as_version=4)
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and code[0] is tagged[0]
-    for name in ("profile", "results_dir", "data_root", "mirror", "arch", "num_networks",
-                 "epochs", "subset", "train_missing"):
-        assert f"\n{name} = " in "\n" + tagged[0].source
-    for cell in code:
-        assert not cell.outputs and cell.execution_count is None  # committed clean
-        assert "\ndef " not in "\n" + cell.source and "\nclass " not in "\n" + cell.source
-    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
-
-
-def test_every_notebook_is_in_the_book():
-    toc = yaml.safe_load((REPO / "book" / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    assert sorted(f.split("/")[-1] for f in files if f.startswith("notebooks/")) == sorted(
-        p.stem for p in NOTEBOOKS)
-    config = yaml.safe_load((REPO / "_config.yml").read_text())
-    assert config["execute"]["execute_notebooks"] == "off"
-    assert "plotly.min.js" in config["sphinx"]["config"]["html_js_files"]
-    assert "dollarmath" not in config["parse"]["myst_enable_extensions"]  # no MathJax CDN
 
 
 def test_results_are_committed_compactly():

@@ -57,6 +57,16 @@ def test_newly_agreed_are_the_examples_learned_at_that_epoch(data):
     assert data.tpa[-1] == pytest.approx(1.0)  # all networks identical
 
 
+def test_scrubber_curve_is_the_agreement_table(store, data):
+    from agreement_core.agreement import agreement_table
+
+    table = agreement_table(store, "train")
+    assert data.epochs.tolist() == table["epoch"].tolist()
+    for name in ("tpa", "lower_bound", "mean_acc"):
+        assert getattr(data, name).tolist() == table[name].tolist(), name  # exactly
+    assert data.num_agreed.tolist() == table["n_all_correct"].tolist()
+
+
 def test_montage_places_the_chosen_images(data):
     grid = data.montage(2, columns=2, rows=2, pad=1)
     assert grid.shape == (2 * 9 + 1, 2 * 9 + 1, 3)

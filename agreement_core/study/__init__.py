@@ -20,8 +20,10 @@ from ..errors import DatasetUnavailable, StudyMissing
 from .figures import (
     JPEG_CAVEAT,
     NOTEBOOK_PARAMETERS,
+    CurriculumResults,
     FigureSession,
     FigureStudy,
+    Variants,
     dataset_label,
     load_statistics,
     notebook_session,
@@ -43,8 +45,9 @@ from .runs import (
 from .workspace import Workspace
 
 __all__ = [
-    "DATASET_SOURCES", "JPEG_CAVEAT", "NOTEBOOK_PARAMETERS", "PROFILES", "DatasetUnavailable",
-    "FigureSession", "FigureStudy", "Profile", "ResultsLayout", "StudyMissing", "Workspace",
+    "DATASET_SOURCES", "JPEG_CAVEAT", "NOTEBOOK_PARAMETERS", "PROFILES", "CurriculumResults",
+    "DatasetUnavailable", "FigureSession", "FigureStudy", "Profile", "ResultsLayout",
+    "StudyMissing", "Variants", "Workspace",
     "covering_statistics", "dataset_available", "dataset_label", "get_profile", "is_complete",
     "load_statistics", "load_study", "notebook_session", "open_study", "require_dataset",
     "study_caption", "study_slug", "study_statistics", "train_study",

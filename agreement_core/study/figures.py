@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
+from ..report import easy_and_hard_examples
 from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
+from ..widgets import scrubber_data
 from .runs import load_study, require_dataset, study_statistics
 from .workspace import Workspace
 
@@ -106,6 +109,103 @@ class FigureStudy:
             raise StudyMissing(f"the {split} examples on this machine differ from the study's "
                                f"records ({self.store.path})")
         return data
+
+    def easy_and_hard_images(self, split: str = "train") -> dict[str, np.ndarray]:
+        """The images of an easy and a hard example of ``split`` (Figs. 3, 10, 11).
+
+        Parameters
+        ----------
+        split : str
+
+        Returns
+        -------
+        dict of str to ndarray
+            Title (``"easy: agreed from epoch 1"``, ``"hard: never agreed"``; see
+            :func:`~agreement_core.report.easy_and_hard_examples`) -> the uint8 RGB image.
+        """
+        data = self.dataset(split)
+        picks = easy_and_hard_examples(self.store, split)
+        return {title: np.asarray(data.load_image(row)) for title, row in picks.items()}
+
+    def scrubber(self, split: str, thumbnail: int = 32):
+        """The epoch scrubber's data of ``split``, with thumbnails and the study's caption.
+
+        Parameters
+        ----------
+        split : str
+        thumbnail : int
+            Side of the square thumbnails, in pixels.
+
+        Returns
+        -------
+        agreement_core.widgets.ScrubberData
+        """
+        images = self.dataset(split).load_array(size=(thumbnail, thumbnail))
+        return scrubber_data(self.store, split, images, self.statistics.get(split),
+                             caption=self.caption)
+
+
+class Variants(dict):
+    """The study of one role once per value of one TrainConfig field (value -> study).
+
+    What :meth:`FigureSession.variants` returns: a dict, with the field's name and what
+    the ablation figures need of all the studies together.
+    """
+
+    def __init__(self, field: str, studies: Mapping):
+        super().__init__(studies)
+        self.field = field
+
+    def stores(self, label: str = "{}") -> dict[str, RecordStore]:
+        """The studies' record stores.
+
+        Parameters
+        ----------
+        label : str
+            Formatted with each value to give its key (e.g. ``"batch {}"``).
+
+        Returns
+        -------
+        dict of str to RecordStore
+        """
+        return {label.format(value): study.store for value, study in self.items()}
+
+    def caption_varying(self, *also: str) -> str:
+        """The first study's caption with the field shown as every value, then ``also``.
+
+        Parameters
+        ----------
+        *also : str
+            Further names shown after the values (e.g. ``"random labels"`` for a study
+            drawn beside the variants).
+
+        Returns
+        -------
+        str
+        """
+        if not self:
+            raise ConfigError(f"no values of {self.field} to caption")
+        first = next(iter(self.values()))
+        return first.caption_varying(**{self.field: [*self, *also]})
+
+
+@dataclass
+class CurriculumResults:
+    """The curriculum experiment's results (:meth:`FigureSession.curriculum`).
+
+    Attributes
+    ----------
+    curves : pandas.DataFrame
+        Test accuracy per mode, network and evaluation step (``curves.parquet``).
+    summary : pandas.DataFrame
+        One row per mode (``summary.csv``).
+    caption : str
+        The settings and the CIFAR-10 study whose agreement ordered the examples.
+    """
+
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+    caption: str
 
 
 def open_study(role: str, profile: str = "default", *, locations: Locations | None = None,
@@ -197,15 +297,114 @@ class FigureSession:
                 self.unavailable[role] = str(error)
         return found
 
-    def variants(self, role: str, name: str, values: Iterable) -> dict:
+    def variants(self, role: str, name: str, values: Iterable | None = None) -> Variants:
         """The study of ``role`` once per value of the TrainConfig field ``name``
-        (value -> study): the ablations of Figs. 8 and 9."""
-        return {value: self.study(role, **{name: value}) for value in values}
+        (value -> study): the ablations of Figs. 8 and 9.
+
+        Parameters
+        ----------
+        role : str
+        name : str
+            A TrainConfig field.
+        values : iterable, optional
+            None: the profile's ablation of ``name`` (``arch``: its architectures,
+            ``batch_size``: its batch sizes).
+
+        Returns
+        -------
+        Variants
+        """
+        if values is None:
+            ablations = {"arch": self.profile.architectures,
+                         "batch_size": self.profile.batch_sizes}
+            if name not in ablations:
+                raise ConfigError(f"profile {self.profile.name!r} has no ablation of {name}; "
+                                  f"give the values")
+            values = ablations[name]
+        return Variants(name, {value: self.study(role, **{name: value}) for value in values})
 
     def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
         """The profile's statistics tables of ``dataset`` (see :func:`load_statistics`)."""
         return load_statistics(dataset, self.workspace.profile.name,
                                locations=self.workspace.locations, splits=splits)
+
+    def statistics_tables(self, datasets: Iterable[str] | None = None,
+                          splits=("train", "test")) -> dict[str, pd.DataFrame]:
+        """The statistics tables of several datasets, skipping those not computed here.
+
+        Parameters
+        ----------
+        datasets : iterable of str, optional
+            Default: every dataset of the profile's statistics.
+        splits : sequence of str
+
+        Returns
+        -------
+        dict of str to DataFrame
+            ``"<dataset> <split>"`` -> table. Datasets without their tables are left out
+            and kept in :attr:`unavailable` as ``"not computed on this machine"``.
+        """
+        tables = {}
+        for dataset in self.profile.statistics if datasets is None else datasets:
+            try:
+                found = self.statistics(dataset, splits)
+            except StudyMissing:
+                self.unavailable[dataset] = "not computed on this machine"
+                continue
+            tables.update({f"{dataset} {split}": table for split, table in found.items()})
+        return tables
+
+    def scrubbers(self, views: Iterable[tuple[str, str]], thumbnail: int = 32) -> dict:
+        """The epoch scrubbers' data of several (role, split) views.
+
+        Parameters
+        ----------
+        views : iterable of (str, str)
+            (role, split) pairs, e.g. ``[("cifar10", "train"), ("imagenet", "train")]``.
+        thumbnail : int
+            Side of the square thumbnails, in pixels.
+
+        Returns
+        -------
+        dict of str to agreement_core.widgets.ScrubberData
+            ``"<dataset> <split>"`` (e.g. ``"imagenette train"``) -> data, in the views'
+            order (see :meth:`FigureStudy.scrubber`).
+        """
+        studies, found = {}, {}
+        for role, split in views:
+            if role not in studies:
+                studies[role] = self.study(role)
+            study = studies[role]
+            found[f"{study.config.dataset} {split}"] = study.scrubber(split, thumbnail)
+        return found
+
+    def curriculum(self) -> CurriculumResults:
+        """The curriculum experiment's results (``build`` computes them).
+
+        Returns
+        -------
+        CurriculumResults
+            The learning curves (one row per mode, network and evaluation), the summary
+            (one row per mode) and a caption naming the settings and the CIFAR-10 study
+            whose agreement ordered the examples.
+
+        Raises
+        ------
+        StudyMissing
+            When the experiment has not been run for this profile.
+        """
+        layout = self.workspace.layout
+        curves, summary = layout.curriculum_curves_path, layout.curriculum_summary_path
+        if not (curves.is_file() and summary.is_file()):
+            raise StudyMissing(f"no curriculum results under {layout.curriculum_dir}; run "
+                               f"'python -m "
+                               f"agreement_core build --profile {self.profile.name}'")
+        settings = self.profile.curriculum
+        base = self.study("cifar10")
+        caption = (f"{settings['num_networks']} networks per mode, {settings['train_subset']} "
+                   f"training images per class, {settings['epochs']} epochs of budget; scores "
+                   "from the study: " + base.caption)
+        return CurriculumResults(pd.read_parquet(curves), pd.read_csv(summary), caption)
 
 
 def notebook_session(namespace: Mapping) -> FigureSession:
@@ -240,6 +439,6 @@ def notebook_session(namespace: Mapping) -> FigureSession:
                          bool(values["train_missing"]))
 
 
-__all__ = ["FigureSession", "FigureStudy", "JPEG_CAVEAT", "NOTEBOOK_PARAMETERS",
-           "dataset_label", "load_statistics", "notebook_session", "open_study",
-           "study_caption"]
+__all__ = ["CurriculumResults", "FigureSession", "FigureStudy", "JPEG_CAVEAT",
+           "NOTEBOOK_PARAMETERS", "Variants", "dataset_label", "load_statistics",
+           "notebook_session", "open_study", "study_caption"]

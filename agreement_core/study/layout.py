@@ -51,4 +51,13 @@ class ResultsLayout:
 
     @property
     def curriculum_dir(self) -> Path:
+        """The curriculum experiment: one folder per mode (resumable curves per network)."""
         return self.root / "curriculum"
+
+    @property
+    def curriculum_curves_path(self) -> Path:
+        return self.curriculum_dir / "curves.parquet"
+
+    @property
+    def curriculum_summary_path(self) -> Path:
+        return self.curriculum_dir / "summary.csv"

@@ -250,9 +250,9 @@ def run_curriculum(workspace: Workspace, *, progress: bool = True) -> pd.DataFra
     config = TrainConfig(**{**base.to_dict(), **settings, "seed": 100})
     ids = load_dataset(config, "train", workspace.locations).example_ids
     scores = agreement_scores(dynamics, ids, num_epochs=base.epochs)
-    out = workspace.layout.curriculum_dir
-    curves = compare_curricula(config, scores, out, modes=modes, eval_every=4,
+    layout = workspace.layout
+    curves = compare_curricula(config, scores, layout.curriculum_dir, modes=modes, eval_every=4,
                                locations=workspace.locations, progress=progress)
-    write_table(curves, out / "curves.parquet")
-    write_table(summarize_curricula(curves), out / "summary.csv")
+    write_table(curves, layout.curriculum_curves_path)
+    write_table(summarize_curricula(curves), layout.curriculum_summary_path)
     return curves

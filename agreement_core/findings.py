@@ -1,0 +1,284 @@
+"""The book's tables: what the notebooks show as numbers, computed from record stores.
+
+Each function turns one or more record stores (and their statistics tables) into one
+DataFrame, or one value, that a notebook shows as it is (rounded at most). The notebooks
+only choose the studies; everything they would otherwise loop over, join or tabulate by
+hand lives here, with tests.
+
+This module sits beside :mod:`agreement_core.report`: it reads record stores and statistics
+tables, never a profile or a results directory (:mod:`agreement_core.study` finds the
+studies and passes them in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from .agreement import agreement_table, independent_agreement
+from .correlation import categorical_agreement_shares, correlation_table
+from .records import RecordStore
+from .report import agreement_area, learning_dynamics_table
+
+#: The image statistics correlated with the agreed-from epoch, in the order of the tables.
+CORRELATED_STATISTICS = ("entropy", "segments", "dct_share", "sobel_edges", "soft_label_entropy")
+
+#: The per-example learning-dynamics columns summarised per split.
+DYNAMICS_SUMMARY_COLUMNS = ("agreed_from_epoch", "forgetting_events", "mean_true_prob",
+                            "std_true_prob")
+
+
+class StudyRecords(Protocol):
+    """What a table needs of a study: its records and its statistics tables.
+
+    :class:`agreement_core.study.FigureStudy` is one; any object with these two
+    attributes will do.
+    """
+
+    store: RecordStore
+    statistics: Mapping[str, pd.DataFrame]
+
+
+def last_epoch_summary(stores: Mapping[str, RecordStore], *, key: str = "study"
+                       ) -> pd.DataFrame:
+    """The last recorded epoch of every split of several studies, with two references.
+
+    Parameters
+    ----------
+    stores : mapping of str to RecordStore
+        Name -> store (e.g. ``{"real labels": ..., "random labels": ...}``).
+    key : str
+        Name of the column holding the names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (store, split), in the mapping's and the store's split order:
+        ``key``, ``split``, ``epoch`` (the last epoch recorded for all networks),
+        ``mean_acc``, ``tpa``, ``independent_tpa`` (the TPa of K independent networks
+        with the same accuracies, :func:`~agreement_core.agreement.independent_agreement`),
+        ``lower_bound`` and ``area_above_bound``
+        (:func:`~agreement_core.report.agreement_area`: the mean over epochs of TPa
+        minus its lower bound).
+
+    Raises
+    ------
+    ValueError
+        When a split of a store has no epoch recorded for all networks.
+    """
+    columns = [key, "split", "epoch", "mean_acc", "tpa", "independent_tpa", "lower_bound",
+               "area_above_bound"]
+    rows = []
+    for name, store in stores.items():
+        for split in store.splits:
+            table = agreement_table(store, split)
+            if table.empty:
+                raise ValueError(f"{store.path} has no {split} epoch recorded for every network")
+            last = table.iloc[-1]
+            epoch = int(last["epoch"])
+            accuracies = store.correct(split, epoch).mean(axis=1)
+            rows.append([name, split, epoch, last["mean_acc"], last["tpa"],
+                         independent_agreement(accuracies), last["lower_bound"],
+                         agreement_area(store, split)])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def correlation_rows(studies: Iterable[StudyRecords],
+                     columns: Sequence[str] = CORRELATED_STATISTICS, *, n_boot: int = 1000,
+                     n_perm: int | None = None, seed=0) -> pd.DataFrame:
+    """Correlation of each statistic with the agreed-from epoch, per study and split.
+
+    For every study, the learning-dynamics table
+    (:func:`~agreement_core.report.learning_dynamics_table`) of each split of its store is
+    correlated with the statistics of ``columns`` that the split has (at least one value)
+    by :func:`~agreement_core.correlation.correlation_table`, with the class as the
+    within-class group.
+
+    Parameters
+    ----------
+    studies : iterable of StudyRecords
+        Objects with ``store`` and ``statistics`` (split -> statistics table), e.g.
+        :class:`~agreement_core.study.FigureStudy`.
+    columns : sequence of str
+        Candidate statistics, in the order of the rows.
+    n_boot, n_perm : int
+        Bootstrap resamples and permutations (``n_perm`` None: ``n_boot``).
+    seed
+        As in :func:`~agreement_core.correlation.correlation_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`~agreement_core.correlation.correlation_table`, one block per
+        study and split, with a first column ``split``: ``"<dataset> <split>"``, the
+        dataset being the one in the store's configuration (``"study"`` when it has none).
+    """
+    n_perm = n_boot if n_perm is None else n_perm
+    blocks = []
+    for study in studies:
+        store = study.store
+        dataset = store.config.get("dataset", "study")
+        dynamics = learning_dynamics_table(store, study.statistics)
+        for split in store.splits:
+            part = dynamics[dynamics["split"] == split]
+            present = [c for c in columns if c in part and part[c].notna().any()]
+            table = correlation_table(part, part, present, num_epochs=store.num_epochs,
+                                      label_column="label", n_boot=n_boot, n_perm=n_perm,
+                                      seed=seed)
+            table.insert(0, "split", f"{dataset} {split}")
+            blocks.append(table)
+    if not blocks:
+        raise ValueError("no studies to correlate")
+    return pd.concat(blocks, ignore_index=True)
+
+
+def same_predictions(first: RecordStore, second: RecordStore, split: str = "test") -> bool:
+    """Whether two stores recorded identical ``split`` predictions for every network and epoch.
+
+    Used to check that two studies trained the same networks (e.g. online and eval-mode
+    recording, whose test predictions both come from an eval pass).
+
+    Parameters
+    ----------
+    first, second : RecordStore
+    split : str
+
+    Returns
+    -------
+    bool
+        False as well when the stores differ in the number of networks, the epochs
+        recorded for all networks, or the examples.
+    """
+    if (first.num_networks != second.num_networks
+            or first.available_epochs(split) != second.available_epochs(split)
+            or not np.array_equal(first.example_ids(split), second.example_ids(split))):
+        return False
+    return all(np.array_equal(first.read_predictions(k, split, epoch),
+                              second.read_predictions(k, split, epoch))
+               for k in range(first.num_networks)
+               for epoch in range(1, first.available_epochs(split) + 1))
+
+
+def agreement_difference(first: RecordStore, second: RecordStore, split: str = "train",
+                         columns: Sequence[str] = ("tpa", "lower_bound", "mean_acc")
+                         ) -> pd.DataFrame:
+    """``first`` minus ``second``: the per-epoch difference of their agreement tables.
+
+    Parameters
+    ----------
+    first, second : RecordStore
+    split : str
+    columns : sequence of str
+        Columns of :func:`~agreement_core.agreement.agreement_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``epoch``; epochs recorded in only one store are NaN.
+    """
+    columns = list(columns)
+    a = agreement_table(first, split).set_index("epoch")[columns]
+    b = agreement_table(second, split).set_index("epoch")[columns]
+    return a - b
+
+
+def describe_statistics(tables: Mapping[str, pd.DataFrame],
+                        summaries: Sequence[str] = ("mean", "std", "min", "max")
+                        ) -> pd.DataFrame:
+    """Summary statistics of every numeric column of several statistics tables.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Name -> statistics table (keyed by ``example_id``, which is left out).
+    summaries : sequence of str
+        Rows of :meth:`pandas.DataFrame.describe` to keep (``count``, ``mean``, ``std``,
+        ``min``, the quartiles, ``max``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (name, column), one column per summary.
+    """
+    if not tables:
+        raise ValueError("no statistics tables to describe")
+    described = {name: table.drop(columns=["example_id"], errors="ignore").describe().T
+                 for name, table in tables.items()}
+    return pd.concat(described)[list(summaries)]
+
+
+def table_sizes(tables: Mapping[str, pd.DataFrame]) -> str:
+    """What a figure drawn from several tables covers, for its caption.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Name -> table with one row per image.
+
+    Returns
+    -------
+    str
+        ``"<name> (<rows> images), ..."`` in the mapping's order.
+    """
+    return ", ".join(f"{name} ({len(table)} images)" for name, table in tables.items())
+
+
+def factor_agreement_shares(store: RecordStore, split: str, factors: pd.DataFrame,
+                            columns: Sequence[str], **curve_kwargs) -> dict[str, pd.DataFrame]:
+    """Per categorical factor, the share of each value's examples agreed upon, per epoch.
+
+    Parameters
+    ----------
+    store : RecordStore
+    split : str
+    factors : pandas.DataFrame
+        Keyed by ``example_id`` with the factor columns (e.g. KTH-TIPS2-b
+        ``illumination``, ``pose``, ``scale``).
+    columns : sequence of str
+        The factors, in the order of the result.
+    **curve_kwargs
+        ``min_epoch`` and ``min_accuracy`` of
+        :func:`~agreement_core.correlation.categorical_agreement_shares`.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Factor -> :func:`~agreement_core.correlation.categorical_agreement_shares`, as
+        :func:`agreement_core.plots.categorical_panels` takes it.
+    """
+    return {column: categorical_agreement_shares(store, split, factors, column, **curve_kwargs)
+            for column in columns}
+
+
+def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMMARY_COLUMNS
+                     ) -> pd.DataFrame:
+    """Count, mean, spread and quartiles of learning-dynamics columns, per split.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`~agreement_core.report.learning_dynamics_table` (a ``split`` column).
+    columns : sequence of str
+        Numeric columns; those the table lacks are left out. Missing values (e.g.
+        ``agreed_from_epoch`` of examples never agreed upon) are not counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (column, summary), one column per split; float values.
+    """
+    present = [c for c in columns if c in table.columns]
+    if not present:
+        raise ValueError(f"the table has none of the columns {list(columns)}")
+    # Plain floats (missing: NaN), so that nullable integer columns summarise like the rest.
+    values = table[present].astype("float64")
+    return values.groupby(table["split"]).describe().T
+
+
+__all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "StudyRecords",
+           "agreement_difference", "correlation_rows", "describe_statistics",
+           "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
+           "same_predictions", "table_sizes"]

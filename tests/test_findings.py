@@ -1,0 +1,172 @@
+"""The book's tables, on small record stores with known answers."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agreement_core import findings
+from agreement_core.agreement import agreement_table, independent_agreement
+from agreement_core.correlation import categorical_agreement_shares, correlation_table
+from agreement_core.records import RecordStore
+from agreement_core.report import agreement_area, learning_dynamics_table
+
+
+def _store(path, correct, targets, *, splits=("train",), dataset=None, shift=1):
+    """A store whose networks are right where ``correct[t, k, n]`` (the same for each split).
+
+    Wrong predictions are the target plus ``shift`` (mod 3).
+    """
+    epochs, k_nets, n = correct.shape
+    store = RecordStore.create(path, num_networks=k_nets, num_epochs=epochs, num_classes=3,
+                               splits={s: (np.arange(n), targets) for s in splits},
+                               with_true_prob=True,
+                               config={"dataset": dataset} if dataset else None)
+    for split in splits:
+        for t in range(epochs):
+            for k in range(k_nets):
+                pred = np.where(correct[t, k], targets, (targets + shift) % 3)
+                prob = np.where(correct[t, k], 0.7, 0.2)
+                store.write_epoch(k, split, t + 1, pred, true_prob=prob)
+    return store
+
+
+@dataclass
+class Study:
+    store: RecordStore
+    statistics: dict
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """60 examples of 3 classes learned in order of a planted clutter (early: low)."""
+    rng = np.random.default_rng(1)
+    n, epochs, k_nets = 60, 6, 3
+    targets = np.arange(n) % 3
+    learned = 1 + rng.permutation(n) % (epochs + 1)  # epochs + 1: never learned
+    correct = np.arange(1, epochs + 1)[:, None, None] >= learned[None, None, :]
+    correct = np.repeat(correct, k_nets, axis=1)
+    correct[:, 0, :5] = ~correct[:, 0, :5]  # network 0 disagrees on a few examples
+    store = _store(tmp_path / "planted", correct, targets, splits=("train", "test"),
+                   dataset="toy")
+    stats = pd.DataFrame({"example_id": np.arange(n), "label": targets,
+                          "entropy": learned + rng.normal(0, 0.5, n),
+                          "segments": rng.normal(size=n), "dct_share": np.nan})
+    return store, stats
+
+
+def test_last_epoch_summary_takes_each_split_s_last_epoch(planted, tmp_path):
+    store, _ = planted
+    rng = np.random.default_rng(0)
+    other = _store(tmp_path / "other", rng.random((4, 2, 60)) < 0.5, np.arange(60) % 3)
+    table = findings.last_epoch_summary({"planted": store, "random": other}, key="labels")
+    assert list(table.columns) == ["labels", "split", "epoch", "mean_acc", "tpa",
+                                   "independent_tpa", "lower_bound", "area_above_bound"]
+    assert list(zip(table["labels"], table["split"], table["epoch"], strict=True)) == [
+        ("planted", "train", 6), ("planted", "test", 6), ("random", "train", 4)]
+    row = table.iloc[2]
+    last = agreement_table(other, "train").iloc[-1]
+    assert row["tpa"] == last["tpa"] and row["lower_bound"] == last["lower_bound"]
+    accuracies = other.correct("train", 4).mean(axis=1)
+    assert row["independent_tpa"] == pytest.approx(
+        np.prod(accuracies) / (1 - np.prod(1 - accuracies)))
+    assert row["independent_tpa"] == independent_agreement(accuracies)
+    assert row["area_above_bound"] == agreement_area(other, "train")
+    assert list(findings.last_epoch_summary({"x": store}).columns)[0] == "study"
+    empty = RecordStore.create(tmp_path / "empty", num_networks=2, num_epochs=2, num_classes=3,
+                               splits={"train": (np.arange(4), np.zeros(4, int))})
+    with pytest.raises(ValueError, match="no train epoch recorded"):
+        findings.last_epoch_summary({"empty": empty})
+
+
+def test_correlation_rows_per_study_and_split(planted):
+    store, stats = planted
+    rows = findings.correlation_rows([Study(store, {"train": stats, "test": stats})],
+                                     n_boot=50, seed=3)
+    # dct_share has no value and soft_label_entropy no column: left out.
+    assert list(rows["split"].unique()) == ["toy train", "toy test"]
+    assert list(rows["statistic"].unique()) == ["entropy", "segments"]
+    train = rows[rows["split"] == "toy train"].drop(columns="split").reset_index(drop=True)
+    dynamics = learning_dynamics_table(store, {"train": stats, "test": stats}, ["train"])
+    expected = correlation_table(dynamics, dynamics, ["entropy", "segments"],
+                                 num_epochs=store.num_epochs, label_column="label",
+                                 n_boot=50, n_perm=50, seed=3)
+    pd.testing.assert_frame_equal(train, expected)
+    entropy = rows[(rows["statistic"] == "entropy") & (rows["scope"] == "all")]
+    assert (entropy["rho"] > 0.5).all()  # later learned: higher planted entropy
+    with pytest.raises(ValueError, match="no studies"):
+        findings.correlation_rows([])
+
+
+def test_same_predictions_and_agreement_difference(tmp_path):
+    rng = np.random.default_rng(2)
+    targets = np.arange(40) % 3
+    correct = rng.random((3, 2, 40)) < 0.6
+    a = _store(tmp_path / "a", correct, targets, splits=("train", "test"))
+    b = _store(tmp_path / "b", correct, targets, splits=("train", "test"))
+    assert findings.same_predictions(a, b, "test")
+    changed = correct.copy()
+    changed[2, 1, 7] = ~changed[2, 1, 7]
+    c = _store(tmp_path / "c", changed, targets, splits=("train", "test"))
+    assert not findings.same_predictions(a, c, "test")
+    wrong_label = _store(tmp_path / "d", correct, targets, splits=("train", "test"), shift=2)
+    assert not findings.same_predictions(a, wrong_label, "test")  # same correctness
+    fewer = _store(tmp_path / "e", correct[:, :1], targets, splits=("train", "test"))
+    assert not findings.same_predictions(a, fewer, "test")
+
+    difference = findings.agreement_difference(c, a, "train")
+    assert list(difference.columns) == ["tpa", "lower_bound", "mean_acc"]
+    assert list(difference.index) == [1, 2, 3] and difference.index.name == "epoch"
+    ta, tc = agreement_table(a, "train"), agreement_table(c, "train")
+    assert np.allclose(difference["mean_acc"], tc["mean_acc"] - ta["mean_acc"])
+    assert (difference.loc[[1, 2]] == 0).all().all()  # only epoch 3 changed
+    assert difference.loc[3, "mean_acc"] == pytest.approx((1 if changed[2, 1, 7] else -1) / 80)
+
+
+def test_describe_statistics_and_table_sizes():
+    tables = {"a train": pd.DataFrame({"example_id": [0, 1, 2], "entropy": [1.0, 2.0, 6.0]}),
+              "b test": pd.DataFrame({"example_id": [5, 6], "entropy": [3.0, 5.0],
+                                      "segments": [1, 3]})}
+    table = findings.describe_statistics(tables)
+    assert list(table.index) == [("a train", "entropy"), ("b test", "entropy"),
+                                 ("b test", "segments")]
+    assert list(table.columns) == ["mean", "std", "min", "max"]
+    assert table.loc[("a train", "entropy")].tolist() == [3.0, pytest.approx(np.std(
+        [1, 2, 6], ddof=1)), 1.0, 6.0]
+    assert table.loc[("b test", "segments"), "mean"] == 2.0
+    assert list(findings.describe_statistics(tables, ["count"])["count"]) == [3, 2, 2]
+    with pytest.raises(ValueError, match="no statistics tables"):
+        findings.describe_statistics({})
+    assert findings.table_sizes(tables) == "a train (3 images), b test (2 images)"
+
+
+def test_factor_agreement_shares_one_table_per_factor(planted):
+    store, stats = planted
+    factors = stats.assign(pose=np.where(stats["example_id"] % 2, "left", "right"),
+                           scale=stats["example_id"] % 4)
+    shares = findings.factor_agreement_shares(store, "train", factors, ["scale", "pose"],
+                                              min_epoch=1, min_accuracy=0.0)
+    assert list(shares) == ["scale", "pose"]
+    expected = categorical_agreement_shares(store, "train", factors, "pose", min_epoch=1,
+                                            min_accuracy=0.0)
+    pd.testing.assert_frame_equal(shares["pose"], expected)
+
+
+def test_dynamics_summary_counts_only_examples_with_a_value():
+    table = pd.DataFrame({
+        "split": ["train", "train", "train", "test"],
+        "agreed_from_epoch": pd.array([2, 4, pd.NA, pd.NA], dtype="Int16"),  # NA: never
+        "forgetting_events": [0, 1, 2, 3],
+        "other": [9, 9, 9, 9]})
+    summary = findings.dynamics_summary(table)
+    assert list(summary.columns) == ["test", "train"]
+    assert summary.index.get_level_values(0).unique().tolist() == ["agreed_from_epoch",
+                                                                   "forgetting_events"]
+    assert summary.loc[("agreed_from_epoch", "count"), "train"] == 2
+    assert summary.loc[("agreed_from_epoch", "mean"), "train"] == 3.0
+    assert summary.loc[("agreed_from_epoch", "count"), "test"] == 0
+    assert (summary.dtypes == "float64").all()
+    assert summary.round(1).loc[("forgetting_events", "std"), "train"] == 1.0
+    with pytest.raises(ValueError, match="none of the columns"):
+        findings.dynamics_summary(table, ["absent"])

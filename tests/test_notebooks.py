@@ -1,0 +1,205 @@
+"""The notebooks: thin (parameters, a session, core calls, shown results) and in the book;
+and what the notebooks ask of their session."""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+from agreement_core.errors import ConfigError
+from agreement_core.study import NOTEBOOK_PARAMETERS, StudyMissing, notebook_session
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+#: The standard parameters' defaults: every notebook's parameters cell starts with these.
+STANDARD_DEFAULTS = {"profile": "default", "results_dir": None, "data_root": None,
+                     "mirror": None, "arch": None, "num_networks": None, "epochs": None,
+                     "subset": None, "train_missing": False}
+
+#: Parameters a notebook adds to the standard ones.
+OWN_PARAMETERS = {
+    "correlation_table": {"n_boot"},
+    "fig8_batch_sizes": {"batch_sizes"},
+    "fig9_architectures": {"architectures"},
+    "learning_dynamics_explorer": {"live", "thumbnail"},
+}
+
+#: Names an ``if <name>:`` statement may test, to guard a display (not to compute).
+DISPLAY_GUARDS = {"live": "learning_dynamics_explorer shows the ipywidgets scrubber only "
+                          "in a live kernel"}
+
+#: (notebook, reason) pairs allowed a construct of FORBIDDEN: none, and it should stay so.
+ALLOWED_CONSTRUCTS: set[tuple[str, str]] = set()
+
+#: Loops, definitions, error handling, context managers and comprehensions belong in the core.
+FORBIDDEN = {ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def", ast.Lambda: "lambda",
+             ast.ClassDef: "class", ast.For: "for", ast.AsyncFor: "async for",
+             ast.While: "while", ast.Try: "try", ast.With: "with", ast.AsyncWith: "async with",
+             ast.ListComp: "list comprehension", ast.DictComp: "dict comprehension",
+             ast.SetComp: "set comprehension", ast.GeneratorExp: "generator expression"}
+if hasattr(ast, "TryStar"):
+    FORBIDDEN[ast.TryStar] = "try"
+
+SETUP = "session = notebook_session(globals())"
+
+
+def _code_cells(path):
+    notebook = nbformat.read(path, as_version=4)
+    return notebook, [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def _check_parameters(name, cell):
+    tree = ast.parse(cell.source)
+    names = {}
+    for statement in tree.body:
+        assert isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name), \
+            f"{name}: the parameters cell holds only `name = literal`: {ast.unparse(statement)}"
+        target = statement.targets[0].id
+        names[target] = ast.literal_eval(statement.value)  # a literal, or ValueError
+    assert set(names) == set(NOTEBOOK_PARAMETERS) | OWN_PARAMETERS.get(name, set())
+    assert {k: names[k] for k in STANDARD_DEFAULTS} == STANDARD_DEFAULTS
+    lines = [line for line in cell.source.splitlines() if line.strip()]
+    assert all("#" in line for line in lines), f"{name}: every parameter keeps its comment"
+    return set(names)
+
+
+def _check_setup(name, cell):
+    tree = ast.parse(cell.source)
+    others = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    assert [ast.unparse(s) for s in others] == [SETUP], \
+        f"{name}: the second code cell is imports and `{SETUP}`"
+
+
+def _check_statement(name, statement, parameters):
+    where = f"{name}: {ast.unparse(statement)[:80]!r}"
+    if isinstance(statement, ast.Expr):
+        return
+    if isinstance(statement, ast.Assign):
+        assert isinstance(statement.value, ast.Call), f"{where}: assign only call results"
+        for target in statement.targets:
+            assert isinstance(target, ast.Name), f"{where}: assign to plain names"
+            assert target.id not in parameters | {"session"}, f"{where}: a parameter reassigned"
+        return
+    if isinstance(statement, ast.If):
+        assert isinstance(statement.test, ast.Name) and statement.test.id in DISPLAY_GUARDS \
+            and not statement.orelse, f"{where}: `if` only as a display guard {DISPLAY_GUARDS}"
+        assert all(isinstance(s, ast.Expr) for s in statement.body), where
+        return
+    raise AssertionError(f"{where}: a notebook cell only assigns call results and shows "
+                         f"(imports belong in the second code cell)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin_and_parametrised(path):
+    name = path.stem
+    notebook, code = _code_cells(path)
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and code[0] is tagged[0]
+    assert len(code) >= 3
+    for cell in code:
+        assert not cell.outputs and cell.execution_count is None  # committed clean
+    parameters = _check_parameters(name, code[0])
+    _check_setup(name, code[1])
+    for cell in code[1:]:
+        tree = ast.parse(cell.source)
+        if cell is not code[1]:
+            for statement in tree.body:
+                _check_statement(name, statement, parameters)
+        for node in ast.walk(tree):
+            construct = FORBIDDEN.get(type(node))
+            if construct and not any(n == name for n, _ in ALLOWED_CONSTRUCTS):
+                raise AssertionError(f"{name}: no {construct} in a notebook (line "
+                                     f"{node.lineno}): move it into agreement_core")
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+
+
+def test_every_notebook_is_in_the_book():
+    toc = yaml.safe_load((REPO / "book" / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert sorted(f.split("/")[-1] for f in files if f.startswith("notebooks/")) == sorted(
+        p.stem for p in NOTEBOOKS)
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert "plotly.min.js" in config["sphinx"]["config"]["html_js_files"]
+    assert "dollarmath" not in config["parse"]["myst_enable_extensions"]  # no MathJax CDN
+
+
+def test_the_thinness_check_catches_loops_and_hand_built_tables():
+    """The rules above reject what used to be in the notebooks."""
+    for source in ("rows = []", "for split in splits:\n    show(split)",
+                   "import pandas as pd", "x = 1 + f()"):
+        tree = ast.parse(source)
+        with pytest.raises(AssertionError):
+            for statement in tree.body:
+                _check_statement("probe", statement, set())
+                for node in ast.walk(statement):
+                    assert type(node) not in FORBIDDEN
+    tree = ast.parse("tables = {k: f(v) for k, v in runs.items()}")
+    assert any(type(node) in FORBIDDEN for node in ast.walk(tree))
+    with pytest.raises(AssertionError):
+        _check_statement("probe", ast.parse("profile = f()").body[0], {"profile"})
+
+
+# ------------------------------------------------------------------ what notebooks ask
+@pytest.fixture(scope="module")
+def session(data_root, mirror):
+    """A session on the committed results of the default profile."""
+    return notebook_session({"results_dir": str(REPO / "results"), "data_root": str(data_root),
+                             "mirror": str(mirror)})
+
+
+def test_statistics_tables_of_the_profile_skip_what_is_not_computed(session, tmp_path):
+    tables = session.statistics_tables()
+    assert list(tables) == ["cifar10 train", "cifar10 test", "imagenette train",
+                            "imagenette test"]
+    assert all("example_id" in t for t in tables.values())
+    assert session.unavailable["voc"] == "not computed on this machine"
+    assert "kth" in session.unavailable
+    empty = notebook_session({"results_dir": str(tmp_path)})
+    assert empty.statistics_tables(["cifar10"]) == {}
+    assert list(empty.unavailable) == ["cifar10"]
+
+
+def test_variants_default_to_the_profile_ablation(session):
+    runs = session.variants("cifar10", "arch")
+    assert list(runs) == list(session.profile.architectures)
+    assert runs.field == "arch"
+    stores = runs.stores("{} nets")
+    assert list(stores) == [f"{a} nets" for a in session.profile.architectures]
+    assert [s.config["arch"] for s in stores.values()] == list(session.profile.architectures)
+    caption = runs.caption_varying("random labels")
+    assert "5 x lenet5_bn / fastnet_small / random labels" in caption
+    sizes = session.variants("cifar10", "batch_size", [128])
+    assert list(sizes) == [128] and "batch 128," in sizes.caption_varying()
+    with pytest.raises(ConfigError, match="no ablation of lr"):
+        session.variants("cifar10", "lr")
+
+
+def test_curriculum_results_with_their_caption(session, tmp_path):
+    results = session.curriculum()
+    settings = session.profile.curriculum
+    assert results.caption.startswith(
+        f"{settings['num_networks']} networks per mode, {settings['train_subset']} training "
+        f"images per class, {settings['epochs']} epochs of budget; scores from the study: "
+        "CIFAR-10")
+    assert list(results.summary["mode"]) == list(settings["modes"])
+    assert {"mode", "step", "total_steps", "test_accuracy"} <= set(results.curves.columns)
+    with pytest.raises(StudyMissing, match="agreement_core build --profile default"):
+        notebook_session({"results_dir": str(tmp_path)}).curriculum()
+
+
+def test_easy_and_hard_images_and_scrubbers(session):
+    study = session.study("cifar10")
+    images = study.easy_and_hard_images("train")
+    assert [title.split(":")[0] for title in images] == ["easy", "hard"]
+    assert all(i.dtype == np.uint8 and i.shape == (32, 32, 3) for i in images.values())
+    scrubbers = session.scrubbers([("cifar10", "test")], thumbnail=8)
+    data = scrubbers["cifar10 test"]
+    assert data.images.shape == (study.store.num_examples("test"), 8, 8, 3)
+    assert data.caption == study.caption and data.split == "test"
+    assert list(data.epochs) == list(range(1, study.store.num_epochs + 1))
