@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
@@ -286,4 +287,102 @@ def densenet121(num_classes: int = 10, image_size: int = 32) -> nn.Module:
         _check_cifar_minimum("densenet121", image_size)
         model.features.conv0 = _cifar_stem()
         model.features.pool0 = nn.Identity()
+    return model
+
+
+# --------------------------------------------------------------------- CPU-sized CIFAR families
+# One network per family of the paper's comparison (VGG, ResNet, DenseNet), at the sizes the
+# CIFAR literature uses for small budgets; all size-agnostic (global pooling before the head).
+
+#: VGG11 ('A' configuration) at a quarter of the width: 16/32/64/64/128/128/128/128.
+VGG11_NARROW_CONFIG: tuple[int | str, ...] = (16, "M", 32, "M", 64, 64, "M", 128, 128, "M",
+                                              128, 128, "M")
+
+
+@register("vgg11_narrow")
+def vgg11_narrow(num_classes: int = 10, image_size: int = 32) -> nn.Module:
+    """VGG11-BN (configuration A) at a quarter of the width, one linear head.
+
+    :class:`CifarVGG` with :data:`VGG11_NARROW_CONFIG`: eight 3x3 convolutions with
+    BatchNorm and ReLU, five max-pools, global average pool, ``Linear(128, C)``.
+    """
+    if image_size < 32:
+        raise ConfigError(f"vgg11_narrow needs image_size >= 32 (five max-pools), "
+                          f"got {image_size}")
+    return CifarVGG(num_classes, VGG11_NARROW_CONFIG)
+
+
+class _BasicBlock(nn.Module):
+    """He et al.'s CIFAR basic block with the parameter-free shortcut (option A).
+
+    Two 3x3 conv-BN layers; when the block halves the resolution and doubles the
+    channels, the shortcut subsamples by 2 and zero-pads the new channels.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out, eps=1e-5)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out, eps=1e-5)
+        self.stride, self.pad = stride, c_out - c_in
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.pad:
+            shortcut = F.pad(shortcut, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return F.relu(out + shortcut)
+
+
+class CifarResNet(nn.Module):
+    """He et al. (2016, section 4.2) ResNet for CIFAR: depth ``6n + 2``.
+
+    A 3x3 convolution to 16 channels, three stages of ``n`` basic blocks at 16, 32 and
+    64 channels (the second and third start with stride 2), global average pool and a
+    linear head. ``n = 3`` is ResNet-20.
+    """
+
+    def __init__(self, num_classes: int = 10, blocks_per_stage: int = 3,
+                 widths: tuple[int, int, int] = (16, 32, 64)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0], eps=1e-5), nn.ReLU())
+        blocks, c_in = [], widths[0]
+        for stage, width in enumerate(widths):
+            for i in range(blocks_per_stage):
+                blocks.append(_BasicBlock(c_in, width, 2 if stage and not i else 1))
+                c_in = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(c_in, num_classes)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
+
+
+@register("resnet20")
+def resnet20(num_classes: int = 10, image_size: int = 32) -> nn.Module:
+    """ResNet-20 for CIFAR (He et al. 2016): 3 x 3 basic blocks at 16/32/64 channels."""
+    if image_size < 8:
+        raise ConfigError(f"resnet20 needs image_size >= 8, got {image_size}")
+    return CifarResNet(num_classes, blocks_per_stage=3)
+
+
+@register("densenet_bc_40")
+def densenet_bc_40(num_classes: int = 10, image_size: int = 32) -> nn.Module:
+    """DenseNet-BC with depth 40 and growth rate 12 for CIFAR (Huang et al. 2017).
+
+    torchvision's DenseNet with three dense blocks of 6 bottleneck layers (``bn_size``
+    4), compression 0.5 in the transitions, ``2k = 24`` stem channels from a 3x3
+    stride-1 convolution and no stem pool; torchvision keeps a BatchNorm and ReLU after
+    the stem convolution, which the original CIFAR DenseNet does not have.
+    """
+    if image_size < 8:
+        raise ConfigError(f"densenet_bc_40 needs image_size >= 8, got {image_size}")
+    model = torchvision.models.DenseNet(growth_rate=12, block_config=(6, 6, 6),
+                                        num_init_features=24, bn_size=4,
+                                        num_classes=num_classes)
+    model.features.conv0 = nn.Conv2d(3, 24, kernel_size=3, stride=1, padding=1, bias=False)
+    model.features.pool0 = nn.Identity()
     return model

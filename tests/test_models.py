@@ -157,14 +157,19 @@ def test_multi_label_head_is_plain_logits():
 
 
 def assert_kaiming(name: str, model: nn.Module) -> None:
-    """Large layers: std sqrt(2 / fan_in) (not torchvision's fan-out/0.01 init), zero bias."""
+    """Large layers: std sqrt(2 / fan_in) (not torchvision's fan-out/0.01 init), zero bias.
+
+    Large: at least 10,000 weights, or the largest layers of a model that has none that
+    large (DenseNet-BC-40), so that the sample std is within a few percent."""
     checked = 0
+    largest = max(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+    threshold = min(10_000, largest)
     for module in model.modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
             if module.bias is not None:
                 assert torch.count_nonzero(module.bias) == 0, name
             weight = module.weight.detach()
-            if weight.numel() < 10_000:
+            if weight.numel() < threshold:
                 continue
             fan_in = weight[0].numel()
             expected = math.sqrt(2 / fan_in)
@@ -203,3 +208,50 @@ def test_same_seed_builds_identical_weights(name):
     torch.manual_seed(124)
     third = build_model(name, num_classes=10).state_dict()
     assert any(not torch.equal(first[k], third[k]) for k in first if k.endswith("weight"))
+
+
+# --------------------------------------------------------------------- CPU-sized CIFAR families
+@pytest.mark.parametrize("name, parameters", [("vgg11_narrow", 579_786), ("resnet20", 269_722),
+                                              ("densenet_bc_40", 176_170)])
+def test_cifar_family_networks_have_their_published_size(name, parameters, cifar_models):
+    # ResNet-20: 0.27M parameters (He et al. 2016, table 6); DenseNet-BC L=40, k=12.
+    assert sum(p.numel() for p in cifar_models[name].parameters()) == parameters
+
+
+def test_resnet20_is_depth_20_with_parameter_free_shortcuts(cifar_models):
+    model = cifar_models["resnet20"]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert len(convs) + len(linears) == 20  # 1 + 3 stages x 3 blocks x 2 + the head
+    assert all(c.kernel_size == (3, 3) for c in convs)  # option A: no 1x1 projections
+    assert [c.out_channels for c in convs][-1] == 64
+
+
+def test_densenet_bc_40_has_three_blocks_of_six_bottleneck_layers(cifar_models):
+    features = cifar_models["densenet_bc_40"].features
+    blocks = [m for name, m in features.named_children() if name.startswith("denseblock")]
+    assert [len(b) for b in blocks] == [6, 6, 6]
+    assert features.conv0.stride == (1, 1) and isinstance(features.pool0, nn.Identity)
+
+
+@pytest.mark.parametrize("name", ["vgg11_narrow", "resnet20", "densenet_bc_40"])
+def test_one_training_step_lowers_the_loss_on_its_batch(name):
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=10)
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(3):
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("name, too_small", [("vgg11_narrow", 16), ("resnet20", 4),
+                                             ("densenet_bc_40", 4)])
+def test_cifar_family_minimum_sizes(name, too_small):
+    with pytest.raises(ConfigError, match=f"{name} needs image_size"):
+        build_model(name, num_classes=10, image_size=too_small)
