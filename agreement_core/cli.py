@@ -5,10 +5,16 @@ Commands:
   agree   per-epoch agreement table of a record store
   stats   image statistics of a dataset split
   report  learning-dynamics table and correlations
+  upgrade rewrite record stores of an older schema in the current format
   build   the whole study: data, training, statistics, notebooks and the book
 
 Each command is two small functions: ``add_<command>`` declares its options and
 ``run_<command>`` does the work.
+
+Errors: a wrong input (option, path, store, dataset) stops before the work with one line
+``error: ...`` on stderr naming it, and exit status 2; ``--debug`` (before the command)
+shows the traceback instead. Ctrl-C stops with one line saying what is kept and the command
+that resumes, and exit status 130. argparse's own usage errors are argparse's (status 2).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -27,10 +34,11 @@ from . import __version__
 from ._io import atomic_path, check_table_path, write_table
 from .agreement import agreement_table
 from .data import get_dataset
-from .errors import AgreementError, ConfigError
+from .data.base import check_subset
+from .errors import AgreementError, ConfigError, RecordStoreError, one_line
 from .locations import Locations
 from .plots import agreement_figure
-from .records import RecordStore
+from .records import RecordStore, upgrade_store
 from .report import learning_dynamics_table, summarize
 from .statistics import compute_statistics, read_statistics_tables, statistics_table_path
 from .study import PROFILES, study_caption, train_study
@@ -40,7 +48,12 @@ from .training import PRESETS, TrainConfig
 
 # ------------------------------------------------------------------ argument types
 def parse_subset(value: str) -> int | float | None:
-    """``all`` -> None, ``500`` -> first 500 per class, ``0.1`` -> 10% of each class."""
+    """``all`` -> None, ``500`` -> first 500 per class, ``0.1`` -> 10% of each class.
+
+    Only the syntax is argparse's business; the range (``0``, ``-3``, ``1.5``) is checked by
+    :func:`~agreement_core.data.base.check_subset` and the class sizes by the dataset, each a
+    one-line ``error:``.
+    """
     if value.lower() in ("all", "none"):
         return None
     try:
@@ -74,6 +87,33 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", type=Path,
                         help="offline mirror directory with the dataset archives "
                              "(default: $AGREEMENT_MIRROR)")
+
+
+def check_output(path: Path | None, option: str, *, directory: bool = False) -> None:
+    """Fail before any work when ``path`` cannot be written, naming ``option`` and the path.
+
+    The command creates ``path`` (a folder when ``directory``, else a file) and its missing
+    parents later; here the nearest existing ancestor must be a writable folder, and
+    ``path``, if it exists, of the kind asked for. (Otherwise the command would stop,
+    possibly after hours, with an OS error from deep inside.)
+    """
+    if path is None:
+        return
+    try:
+        if path.exists() and path.is_dir() != directory:
+            what = "a directory" if path.is_dir() else "a file, not a directory"
+            raise ConfigError(f"{option} {path}: it is {what}")
+        ancestor = path if directory and path.exists() else path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+    except OSError as error:
+        raise ConfigError(f"{option} {path}: cannot be used ({error.strerror})") from None
+    if not ancestor.is_dir():
+        raise ConfigError(f"{option} {path}: cannot be created, {ancestor} is a file, "
+                          f"not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot be written, no write permission in "
+                          f"{ancestor}")
 
 
 def locations_of(args) -> Locations:
@@ -143,36 +183,49 @@ def add_train(commands) -> None:
 
 
 def train_config(args) -> TrainConfig:
-    """The preset, then the ``--config`` file, then the options given."""
+    """The preset, then the ``--config`` file, then the options given; subsets checked."""
     fields = dict(PRESETS[args.preset])
     if args.config is not None:
         if not args.config.is_file():
             raise ConfigError(f"config file not found: {args.config}")
-        fields.update(json.loads(args.config.read_text()))
+        try:
+            given = json.loads(args.config.read_text())
+        except ValueError as error:
+            raise ConfigError(f"--config {args.config}: not valid JSON ({error})") from None
+        if not isinstance(given, dict):
+            raise ConfigError(f"--config {args.config}: expected a JSON object of TrainConfig "
+                              f"fields, got {type(given).__name__}")
+        fields.update(given)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     fields.update({name: getattr(args, name) for name in known
                    if getattr(args, name, None) is not None})
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+    for name in ("train_subset", "test_subset"):
+        # Named as the user gave it: the option, else the field of the preset or --config.
+        option = "--" + name.replace("_", "-")
+        check_subset(fields.get(name), option if getattr(args, name) is not None else name)
     return TrainConfig(**fields)
 
 
 def run_train(args) -> int:
+    check_output(args.out, "--out", directory=True)
     if args.grid is not None:
         stores = run_grid(load_grid(args.grid), args.out, launcher=args.launcher,
                           parallel=args.parallel, locations=locations_of(args),
                           device=args.device)
         for name, store in stores.items():
             print(f"\n== {name}")
-            print_agreement(store, "all", None)
+            print_agreement(store, "all", None, partial_ok=True)
         return 0
     config = train_config(args)
     print(f"training {config.num_networks} x {config.arch} on {config.dataset} "
           f"for {config.epochs} epochs -> {args.out}", flush=True)
     store = train_study(config, args.out, locations=locations_of(args), device=args.device,
                         networks=args.only_networks, progress=not args.no_progress)
-    print_agreement(store, "all", None)
+    # Other jobs may still be training other networks of the store: a note, not an error.
+    print_agreement(store, "all", None, partial_ok=True)
     return 0
 
 
@@ -189,13 +242,40 @@ def add_agree(commands) -> None:
                        help="write the table here; .csv or .parquet (by extension)")
 
 
-def print_agreement(store, split: str, out: Path | None) -> None:
+def recorded_epochs(store) -> str:
+    """What each network has recorded: ``network 0: 1, network 1: 0 (of 2)``."""
+    counts = ", ".join(f"network {k}: {store.completed_epochs(k)}"
+                       for k in range(store.num_networks))
+    return f"epochs recorded per network: {counts} (of {store.num_epochs})"
+
+
+def print_agreement(store, split: str, out: Path | None, *, partial_ok: bool = False) -> None:
+    """Print (and write to ``out``) the agreement table of ``split`` (``"all"``: every split).
+
+    A split without an epoch recorded for all networks (a half-written store) is a
+    :class:`RecordStoreError` saying what each network has, or with ``partial_ok`` (right
+    after training, other jobs may be busy) a note; epochs recorded by only some networks
+    are left out of the table, with a note.
+    """
     if out is not None:
         check_table_path(out)  # before the work, not after it
+        check_output(out, "--out")
     splits = store.splits if split == "all" else [split]
     unknown = [s for s in splits if s not in store.splits]
     if unknown:
         raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
+    available = {name: store.available_epochs(name) for name in splits}
+    empty = [name for name in splits if available[name] == 0]
+    if empty:
+        message = (f"record store {store.path}: no epoch of split {empty[0]!r} is recorded for "
+                   f"all networks ({recorded_epochs(store)})")
+        if not partial_ok:
+            raise RecordStoreError(f"{message}; finish the training (rerun its command) first")
+        print(f"note: {message}; no agreement table yet")
+        return
+    if min(available.values()) < store.num_epochs:
+        print(f"note: the table stops at the last epoch all networks have recorded "
+              f"({recorded_epochs(store)})")
     tables = []
     for name in splits:
         table = agreement_table(store, name)
@@ -240,6 +320,9 @@ def add_stats(commands) -> None:
     stats.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="processes for the CPU kernels (default: all cores)")
     stats.add_argument("--device", help="torch device for entropy, DCT and Sobel (e.g. cuda)")
+    stats.add_argument("--lock-timeout", type=float, default=None,
+                       help="seconds to wait when another process computes the same table "
+                            "(default: wait until it has finished; 0: stop at once)")
     stats.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_options(stats)
 
@@ -247,6 +330,8 @@ def add_stats(commands) -> None:
 def run_stats(args) -> int:
     statistics = [s.strip() for s in args.statistics.split(",") if s.strip()]
     downsample = parse_downsample(args.downsample, args.dataset)
+    check_subset(args.subset, "--subset")
+    check_output(args.out_dir, "--out-dir", directory=True)
     for split in args.splits or ["train", "test"]:
         dataset = get_dataset(args.dataset, split, locations_of(args), subset=args.subset)
         out = statistics_table_path(args.out_dir, args.dataset, split)
@@ -256,6 +341,7 @@ def run_stats(args) -> int:
         table = compute_statistics(dataset, out, statistics, downsample=downsample,
                                    batch_size=args.batch_size, workers=args.workers,
                                    device=args.device, mirror=args.mirror,
+                                   lock_timeout=args.lock_timeout,
                                    progress=not args.no_progress)
         numeric = table.drop(columns=["example_id"]).select_dtypes("number")
         with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
@@ -264,6 +350,10 @@ def run_stats(args) -> int:
 
 
 # ------------------------------------------------------------------ report
+#: Where ``report`` looks for statistics tables unless told (``stats --out-dir``'s default).
+DEFAULT_STATISTICS_DIR = Path("results/statistics")
+
+
 def add_report(commands) -> None:
     report = commands.add_parser(
         "report", help="learning-dynamics table and correlations",
@@ -273,9 +363,10 @@ def add_report(commands) -> None:
                     "summary: agreement above the lower bound and the strongest Spearman "
                     "correlations of the statistics with the agreed-from epoch.")
     report.add_argument("store", type=Path, help="record store directory")
-    report.add_argument("--statistics-dir", type=Path, default=Path("results/statistics"),
-                        help="folder of <dataset>-<split>.parquet statistics tables "
-                             "(default: %(default)s; missing tables are skipped)")
+    report.add_argument("--statistics-dir", type=Path,
+                        help="folder of <dataset>-<split>.parquet statistics tables; it must "
+                             f"exist (default: {DEFAULT_STATISTICS_DIR}, if it exists; missing "
+                             "tables of splits are skipped)")
     report.add_argument("--dataset", help="dataset name of the tables (default: the store's)")
     report.add_argument("--out", type=Path,
                         help="table path, .parquet or .csv "
@@ -291,14 +382,21 @@ def add_report(commands) -> None:
 
 
 def run_report(args) -> int:
+    statistics_dir = args.statistics_dir or DEFAULT_STATISTICS_DIR
+    # A folder named on the command line must exist: a typo must not read as "no statistics".
+    if args.statistics_dir is not None and not args.statistics_dir.is_dir():
+        raise ConfigError(f"--statistics-dir {args.statistics_dir}: no such directory")
+    out = check_table_path(args.out or args.store / "learning_dynamics.parquet")
+    check_output(out, "--out")
+    check_output(args.figure, "--figure")
     store = RecordStore.open(args.store)
     dataset = args.dataset or store.config.get("dataset")
-    tables = (read_statistics_tables(args.statistics_dir, dataset, store.splits)
+    tables = (read_statistics_tables(statistics_dir, dataset, store.splits)
               if dataset else {})
     table = learning_dynamics_table(store, tables)
-    out = write_table(table, args.out or args.store / "learning_dynamics.parquet")
+    out = write_table(table, out)
     print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
-          f"{sorted(tables) or 'no split'} from {args.statistics_dir}")
+          f"{sorted(tables) or 'no split'} from {statistics_dir}")
     print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
     if args.figure is not None:
         save_agreement_figure(store, tables, args.figure_statistic, args.figure)
@@ -316,6 +414,22 @@ def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> Non
         figure.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png")
     overlay = f" (orange: mean {statistic} of the agreed examples)" if statistic else ""
     print(f"wrote {out}{overlay}")
+
+
+# ------------------------------------------------------------------ upgrade
+def add_upgrade(commands) -> None:
+    upgrade = commands.add_parser(
+        "upgrade", help="rewrite old record stores in the current format",
+        description="Rewrite record stores of an older schema (files without identity and "
+                    "checksum) in the current format, keeping every prediction bit for bit. "
+                    "Atomic per file and resumable; a store already current is left as it is.")
+    upgrade.add_argument("stores", type=Path, nargs="+", help="record store directories")
+
+
+def run_upgrade(args) -> int:
+    for path in args.stores:
+        print(f"{path}: {upgrade_store(path)} files rewritten")
+    return 0
 
 
 # ------------------------------------------------------------------ build
@@ -350,6 +464,7 @@ def run_build(args) -> int:
     # The pipeline needs the `book` extra (papermill, jupyter-book): imported only here.
     from .study.pipeline import build
 
+    check_output(args.results_dir, "--results-dir", directory=True)
     build(args.profile, locations=locations_of(args), train=args.train, retrain=args.retrain,
           notebooks=args.notebooks, execute=args.run_notebooks,
           book=args.book and args.run_notebooks, progress=not args.no_progress)
@@ -359,7 +474,7 @@ def run_build(args) -> int:
 # ------------------------------------------------------------------ main
 COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "stats": (add_stats, run_stats), "report": (add_report, run_report),
-            "build": (add_build, run_build)}
+            "upgrade": (add_upgrade, run_upgrade), "build": (add_build, run_build)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,16 +483,47 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'agreement <command> --help' for the options of a command.")
     parser.add_argument("--version", action="version", version=f"agreement_core {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error or Ctrl-C, show the full traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     for add, _ in COMMANDS.values():
         add(commands)
     return parser
 
 
+#: What an interrupted command keeps (every file is written atomically), for its Ctrl-C line.
+KEPT = {"train": "finished epochs are kept", "stats": "finished batches are kept",
+        "build": "finished results are kept"}
+
+
+def interrupted_line(args, argv: list[str]) -> str:
+    """The one line of Ctrl-C: what is kept and the command that resumes (the same argv)."""
+    command = shlex.join(["python", "-m", "agreement_core", *argv])
+    if args.command not in KEPT:
+        return f"interrupted: no file is left half-written; rerun with: {command}"
+    where = f" in {args.out}" if args.command == "train" else ""
+    return f"interrupted: {KEPT[args.command]}{where}; resume with: {command}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status (0, 2 for an error, 130 for Ctrl-C)."""
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)
-    except AgreementError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(interrupted_line(args, argv), file=sys.stderr)
+        return 130
+    except (AgreementError, OSError) as error:
+        # An OSError naming a path (an unwritable or vanished file) is the user's to fix;
+        # any other is a bug, shown with its traceback.
+        if args.debug or (isinstance(error, OSError) and error.filename is None):
+            raise
+        if isinstance(error, OSError):
+            message = f"{error.filename}: {error.strerror or error}"
+        else:
+            message = one_line(str(error))
+        print(f"error: {message}", file=sys.stderr)
         return 2

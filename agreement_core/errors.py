@@ -8,7 +8,15 @@ import textwrap
 
 
 class AgreementError(Exception):
-    """Base class of all errors raised by ``agreement_core``."""
+    """Base class of all errors raised by ``agreement_core``.
+
+    The message is the whole story: the command line prints it as one ``error:`` line and
+    IPython (a notebook) as one line without a traceback (:meth:`_render_traceback_`).
+    """
+
+    def _render_traceback_(self):
+        # One line, unwrapped: a notebook's reader (and a test) sees exactly what was wrong.
+        return [f"{type(self).__name__}: {one_line(str(self))}"]
 
 
 class DatasetError(AgreementError):
@@ -21,6 +29,11 @@ class RecordStoreError(AgreementError):
 
 class ConfigError(AgreementError, ValueError):
     """A configuration value (architecture, parameter, option) is not valid."""
+
+
+def one_line(message: str) -> str:
+    """``message`` with its line breaks joined by ``"; "``: an error is one line to show."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def _wrapped(message: str) -> list[str]:

@@ -10,14 +10,20 @@ directory (see ``docs/records.md`` for the reasons)::
                                       pred int16 (N,) or bit-packed uint8 (N, ceil(C/8)),
                                       optionally true_prob float16 (N,)
 
+Every ``.npz`` carries a header in its zip archive comment: JSON with the file's identity
+(network, split, epoch; for targets the split) and the dtype, shape and CRC-32 of each array,
+itself CRC-protected. Every read checks it, so a damaged file, or a well-formed file in the
+wrong place (one epoch copied over another), is an error instead of a silently wrong number.
+
 Networks are numbered from 0, epochs from 1 (epoch t = after t epochs of training). Every
 file is written atomically, so a killed run loses at most the epoch in progress, and one
 job per network can write into the same store without any coordination.
 
-Errors: a missing, corrupt or mismatching store raises
-:class:`~agreement_core.errors.RecordStoreError` naming the path; invalid arguments to
-:meth:`RecordStore.write_epoch` (wrong shape, class out of range, ...) raise ``ValueError``
-or ``TypeError``.
+Errors: a missing, corrupt or mismatching store or record file raises
+:class:`~agreement_core.errors.RecordStoreError` naming the path and what to do; invalid
+arguments to :meth:`RecordStore.write_epoch` (wrong shape, class out of range, ...) raise
+``ValueError`` or ``TypeError``. Stores of schema 1 (no headers) are refused until
+:func:`upgrade_store` rewrites them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import json
 import os
 import platform
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,18 +44,23 @@ from typing import Any
 
 import numpy as np
 
-from ._io import save_npz, write_json
+from ._io import atomic_path, write_json
 from .data.labels import is_correct
 from .errors import RecordStoreError
 
-__all__ = ["SCHEMA_VERSION", "EpochRecord", "RecordStore"]
+__all__ = ["SCHEMA_VERSION", "EpochRecord", "RecordStore", "upgrade_store"]
 
-SCHEMA_VERSION = 1
+# 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
+SCHEMA_VERSION = 2
 
 # int16 predictions and targets: enough for ImageNet-21k-sized label spaces, half of int32.
 _MAX_CLASSES = int(np.iinfo(np.int16).max) + 1
 # Keys of meta.json that must agree when an existing store is resumed.
 _RESUME_KEYS = ("num_networks", "num_epochs", "num_classes", "multilabel", "with_true_prob")
+# What a user does about a damaged or misplaced file; the store itself stays usable.
+_REDO_EPOCH = "delete it and rerun the training command to recompute it"
+_REDO_TARGETS = "delete it and rerun the training command to rewrite it"
+_REDO_UPGRADE = "delete it and rerun the upgrade (the training command then recomputes it)"
 
 
 @dataclass(frozen=True)
@@ -127,17 +139,194 @@ def _json_normalise(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
-def _load_npz(path: Path, keys: Iterable[str]) -> dict[str, np.ndarray]:
-    """Read ``keys`` from an npz file; any failure becomes a RecordStoreError naming the file."""
+def _crc32(array: np.ndarray) -> int:
+    # CRC-32 of the raw bytes: ~5 GB/s, a few % of decompressing the same array (see
+    # docs/records.md); it guards against accidents, not against deliberate tampering.
+    return zlib.crc32(np.ascontiguousarray(array))
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _describe(identity: Mapping[str, Any]) -> str:
+    """``network 1, split 'train', epoch 2`` or ``targets of split 'test'``."""
+    if identity.get("kind") == "targets":
+        return f"targets of split {identity.get('split')!r}"
+    if identity.get("kind") == "epoch":
+        return (f"network {identity.get('network')}, split {identity.get('split')!r}, "
+                f"epoch {identity.get('epoch')}")
+    return f"unknown record {_canonical(identity)}"
+
+
+def _make_header(identity: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The header of a record file: identity, per-array dtype/shape/CRC-32, its own CRC-32."""
+    header = {**identity, "arrays": {
+        name: {"dtype": array.dtype.str, "shape": list(array.shape), "crc32": _crc32(array)}
+        for name, array in arrays.items()}}
+    # The header's own CRC binds the identity to the array checksums.
+    header["crc32"] = zlib.crc32(_canonical(header).encode())
+    return _canonical(header).encode()
+
+
+def _write_record(path: Path, identity: Mapping[str, Any],
+                  arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically as a zlib-compressed npz, header as its comment.
+
+    What ``np.savez_compressed`` writes, plus the zip archive comment, which it cannot set.
+    A comment instead of a header array: the reader gets it with the zip directory it reads
+    anyway, at no cost, where an extra array costs a member lookup and an npy header parse
+    per file (~0.1 ms, a third of the read time of a 20k-example file).
+    """
+    header = _make_header(identity, arrays)
+    with (atomic_path(path) as tmp,
+          zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive):
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+        archive.comment = header
+
+
+def _error_name(exc: BaseException) -> str:
+    """``zlib.error``, ``zipfile.BadZipFile``, ``ValueError``: the name a user can look up."""
+    module = type(exc).__module__
+    return type(exc).__qualname__ if module == "builtins" else f"{module}.{type(exc).__qualname__}"
+
+
+def _decode(path: Path, names: Iterable[str], remedy: str
+            ) -> tuple[dict[str, np.ndarray], bytes]:
+    """Read arrays ``names`` and the header (zip comment, empty for none) of an npz file.
+
+    Any failure (missing file or array, undecodable file) becomes a RecordStoreError naming
+    the file and ``remedy``.
+    """
     if not path.is_file():
-        raise RecordStoreError(f"record file missing: {path}")
+        raise RecordStoreError(f"record file missing: {path}; "
+                               f"{remedy.removeprefix('delete it and ')}")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in keys}
-    except KeyError as exc:
-        raise RecordStoreError(f"record file {path} lacks array {exc}") from exc
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise RecordStoreError(f"record file {path} is corrupt or truncated: {exc}") from exc
+            missing = [name for name in names if name not in data.files]
+            if not missing:
+                return {name: data[name] for name in names}, data.zip.comment
+    # A damaged zip/npy fails in many ways (zlib.error, BadZipFile, EOFError, ValueError from
+    # the npy header, NotImplementedError for a garbled compression method, MemoryError for a
+    # garbled shape, ...); to the user they all mean the same.
+    except Exception as exc:
+        raise RecordStoreError(f"record file {path} is corrupt or truncated "
+                               f"({_error_name(exc)}: {exc}); {remedy}") from exc
+    raise RecordStoreError(f"record file {path} lacks array {missing[0]!r}; {remedy}")
+
+
+def _check_header(path: Path, raw: bytes, identity: Mapping[str, Any],
+                  arrays: Mapping[str, np.ndarray], names: Iterable[str], remedy: str) -> None:
+    """Raise unless the header of ``path`` names ``identity``, all ``names`` and the CRC-32 of
+    each of ``arrays``."""
+    if not raw:
+        raise RecordStoreError(f"record file {path} has no header (a schema-1 file in a "
+                               f"schema-{SCHEMA_VERSION} store?); {remedy}")
+    try:
+        header = json.loads(raw)
+        stored = header.pop("crc32")
+        listed = header["arrays"]
+        intact = stored == zlib.crc32(_canonical(header).encode()) and isinstance(listed, dict)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise RecordStoreError(f"record file {path} has an unreadable header "
+                               f"({type(exc).__name__}: {exc}); {remedy}") from exc
+    if not intact:
+        raise RecordStoreError(f"record file {path} has a damaged header (checksum mismatch); "
+                               f"{remedy}")
+    found = {key: value for key, value in header.items() if key != "arrays"}
+    if found != dict(identity):
+        raise RecordStoreError(f"record file {path} holds {_describe(found)}, not "
+                               f"{_describe(identity)} (copied or moved?); {remedy}")
+    if sorted(listed) != sorted(names):
+        raise RecordStoreError(f"record file {path} holds arrays {sorted(listed)}, expected "
+                               f"{sorted(names)}; {remedy}")
+    for name, array in arrays.items():
+        entry = listed[name]
+        if array.dtype.str != entry["dtype"] or list(array.shape) != entry["shape"]:
+            raise RecordStoreError(
+                f"record file {path}: {name} is {array.dtype.str} {array.shape}, its header "
+                f"says {entry['dtype']} {tuple(entry['shape'])}; {remedy}")
+        crc = _crc32(array)
+        if crc != entry["crc32"]:
+            raise RecordStoreError(f"record file {path}: {name} fails its checksum (crc32 "
+                                   f"{crc:#010x}, header {entry['crc32']:#010x}); {remedy}")
+
+
+def _read_record(path: Path, identity: Mapping[str, Any],
+                 expected: Mapping[str, tuple[np.dtype, tuple[int, ...]]], keys: Iterable[str],
+                 *, verify: bool = True, remedy: str = _REDO_EPOCH) -> dict[str, np.ndarray]:
+    """Read ``keys`` of one record file, checked against its header and the store's sizes.
+
+    Parameters
+    ----------
+    path : Path
+    identity : mapping
+        What the file must be (``kind``, ``split``, and for epochs ``network`` and ``epoch``).
+    expected : mapping of str to (dtype, shape)
+        Every array the file must hold, with its dtype and shape from ``meta.json``.
+    keys : iterable of str
+        The arrays to read (a subset of ``expected``).
+    verify : bool
+        Check the header (identity, CRC-32 of the arrays read). False only to measure what
+        verification costs (``benchmarks/bench_agreement.py``).
+    remedy : str
+        What the error messages tell the user to do.
+    """
+    arrays, header = _decode(path, list(keys), remedy)
+    if verify:
+        _check_header(path, header, identity, arrays, expected, remedy)
+    _check_layout(path, arrays, expected, remedy)
+    return arrays
+
+
+def _check_layout(path: Path, arrays: Mapping[str, np.ndarray],
+                  expected: Mapping[str, tuple[np.dtype, tuple[int, ...]]], remedy: str) -> None:
+    """Raise unless each of ``arrays`` has the dtype and shape that meta.json implies."""
+    for key, array in arrays.items():
+        dtype, shape = expected[key]
+        if array.shape != shape or array.dtype != dtype:
+            raise RecordStoreError(f"record file {path}: {key} is {array.dtype} {array.shape}, "
+                                   f"expected {np.dtype(dtype)} {shape}; {remedy}")
+
+
+_ABSENT = object()  # a key missing on one side of a comparison
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value, default=str)
+
+
+def _flat_differences(old: Any, new: Any, prefix: str) -> list[str]:
+    """``prefix.key: old -> new`` for every differing leaf of two JSON values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new), key=str):
+            lines += _flat_differences(old.get(key, _ABSENT), new.get(key, _ABSENT),
+                                       f"{prefix}.{key}")
+        return lines
+    if old == new:
+        return []
+    return [f"{prefix}: {_show(old)} -> {_show(new)}"]
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    meta_path = path / "meta.json"
+    if not path.is_dir():
+        raise RecordStoreError(f"record store directory not found: {path}")
+    if not meta_path.is_file():
+        raise RecordStoreError(f"not a record store (no meta.json): {path}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RecordStoreError(f"unreadable meta.json: {meta_path}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise RecordStoreError(f"unreadable meta.json: {meta_path}: not a JSON object")
+    missing = [k for k in (*_RESUME_KEYS, "splits") if k not in meta]
+    if missing:
+        raise RecordStoreError(f"{meta_path}: missing keys {missing}")
+    return meta
 
 
 class RecordStore:
@@ -155,11 +344,15 @@ class RecordStore:
     config : dict
         The full run configuration recorded at creation.
     seeds : list or None
+    verify : bool
+        Whether reads check each file's header (identity and CRC-32); see :meth:`open`.
     """
 
-    def __init__(self, path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike, meta: dict[str, Any], *,
+                 verify: bool = True) -> None:
         self.path = Path(path)
         self.meta = meta
+        self.verify = bool(verify)
         self.num_networks = int(meta["num_networks"])
         self.num_epochs = int(meta["num_epochs"])
         self.splits = list(meta["splits"])
@@ -211,8 +404,8 @@ class RecordStore:
             One seed per network.
         exist_ok : bool
             If True and a store exists at ``path`` with the same sizes, flags, config and
-            splits (same ids and targets), open it (resume a run). Otherwise an existing store
-            is an error.
+            splits (same ids and targets), open it (resume a run), rewriting any targets file
+            that was deleted. Otherwise an existing store is an error.
 
         Raises
         ------
@@ -260,8 +453,7 @@ class RecordStore:
             return store
 
         for name, (ids, targets) in checked.items():
-            stored = np.packbits(targets, axis=1) if multilabel else targets.astype(np.int16)
-            save_npz(path / "targets" / f"{name}.npz", example_ids=ids, targets=stored)
+            cls._write_targets(path, name, ids, targets, multilabel)
         # meta.json last: its presence marks a complete, usable store.
         write_json(path / "meta.json", meta)
         return cls.open(path)
@@ -288,53 +480,77 @@ class RecordStore:
                 raise ValueError(f"split {name!r}: targets outside [0, {num_classes})")
         return ids.astype(np.int64), targets
 
+    @staticmethod
+    def _write_targets(path: Path, split: str, ids: np.ndarray, targets: np.ndarray,
+                       multilabel: bool) -> None:
+        stored = np.packbits(targets, axis=1) if multilabel else targets.astype(np.int16)
+        _write_record(path / "targets" / f"{split}.npz", {"kind": "targets", "split": split},
+                      {"example_ids": ids, "targets": stored})
+
     def _check_same(self, meta: dict[str, Any], checked: dict[str, tuple]) -> None:
-        differ = [key for key in _RESUME_KEYS if self.meta.get(key) != meta[key]]
-        if self.meta.get("config") != meta["config"]:
-            differ.append("config")
+        """Raise unless ``meta`` and the splits ``checked`` describe this store's run.
+
+        The message names every differing key (``num_epochs: 4 -> 5``) and, for ``config``,
+        every differing field with its old and new value (``config.epochs: 10 -> 12``).
+        """
+        differ = [f"{key}: {_show(self.meta.get(key, _ABSENT))} -> {_show(meta[key])}"
+                  for key in _RESUME_KEYS if self.meta.get(key) != meta[key]]
+        differ += _flat_differences(self.meta.get("config", _ABSENT), meta["config"], "config")
         if set(self.splits) != set(checked):
-            differ.append("splits")
+            differ.append(f"splits: {sorted(self.splits)} -> {sorted(checked)}")
         else:
             for name, (ids, targets) in checked.items():
                 if self.num_examples(name) != ids.shape[0]:
-                    differ.append(f"splits[{name}]")
+                    differ.append(f"splits[{name}].num_examples: {self.num_examples(name)} -> "
+                                  f"{ids.shape[0]}")
                     continue
+                path = self.path / "targets" / f"{name}.npz"
+                if not differ and not path.exists():
+                    # Same run so far: a deleted targets file is rewritten from the caller's data.
+                    self._write_targets(self.path, name, ids, targets, self.multilabel)
                 if not np.array_equal(self.example_ids(name), ids):
                     differ.append(f"splits[{name}].example_ids")
                 if (self.multilabel == meta["multilabel"]
                         and not np.array_equal(self.targets(name), targets)):
                     differ.append(f"splits[{name}].targets")
         if differ:
-            raise RecordStoreError(f"record store {self.path} exists with different "
-                                   f"{', '.join(differ)}; refusing to resume")
+            raise RecordStoreError(f"record store {self.path} exists with a different "
+                                   f"configuration ({'; '.join(differ)}); refusing to resume")
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> RecordStore:
+    def open(cls, path: str | os.PathLike, *, verify: bool = True) -> RecordStore:
         """Open an existing store.
+
+        Parameters
+        ----------
+        path : path-like
+        verify : bool
+            Check every file read against its header (identity, CRC-32 of the arrays). Only
+            ``benchmarks/bench_agreement.py`` turns this off, to measure what it costs.
 
         Raises
         ------
         RecordStoreError
             ``path`` or its ``meta.json`` is missing or unreadable, or the schema version is
-            not :data:`SCHEMA_VERSION`.
+            not :data:`SCHEMA_VERSION` (for schema 1 the message says how to upgrade).
         """
         path = Path(path)
-        meta_path = path / "meta.json"
-        if not path.is_dir():
-            raise RecordStoreError(f"record store directory not found: {path}")
-        if not meta_path.is_file():
-            raise RecordStoreError(f"not a record store (no meta.json): {path}")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise RecordStoreError(f"unreadable meta.json: {meta_path}: {exc}") from exc
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            raise RecordStoreError(f"{meta_path}: schema_version {meta.get('schema_version')!r}, "
+        meta = _read_meta(path)
+        version = meta.get("schema_version")
+        if version == 1:
+            raise RecordStoreError(
+                f"{path / 'meta.json'}: schema_version 1 (record files without identity or "
+                f"checksum); upgrade it in place, keeping every prediction: "
+                f"python -m agreement_core upgrade {str(path)!r}")
+        if version != SCHEMA_VERSION:
+            raise RecordStoreError(f"{path / 'meta.json'}: schema_version {version!r}, "
                                    f"expected {SCHEMA_VERSION}")
-        missing = [k for k in (*_RESUME_KEYS, "splits") if k not in meta]
-        if missing:
-            raise RecordStoreError(f"{meta_path}: missing keys {missing}")
-        return cls(path, meta)
+        return cls(path, meta, verify=verify)
+
+    @classmethod
+    def upgrade(cls, path: str | os.PathLike) -> int:
+        """Rewrite a schema-1 store in the current format; see :func:`upgrade_store`."""
+        return upgrade_store(path)
 
     def __repr__(self) -> str:
         return (f"RecordStore({str(self.path)!r}, K={self.num_networks}, E={self.num_epochs}, "
@@ -350,17 +566,22 @@ class RecordStore:
         self._check_split_name(split)
         return int(self.meta["splits"][split]["num_examples"])
 
+    def _targets_layout(self, split: str) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        """Dtype and shape of each array of ``targets/<split>.npz``."""
+        n = self.num_examples(split)
+        targets = ((np.dtype(np.uint8), (n, (self.num_classes + 7) // 8)) if self.multilabel
+                   else (np.dtype(np.int16), (n,)))
+        return {"example_ids": (np.dtype(np.int64), (n,)), "targets": targets}
+
     def _load_targets(self, split: str) -> None:
         self._check_split_name(split)
         if split in self._example_ids:
             return
-        path = self.path / "targets" / f"{split}.npz"
-        data = _load_npz(path, ("example_ids", "targets"))
-        n = self.num_examples(split)
-        expected = (n, (self.num_classes + 7) // 8) if self.multilabel else (n,)
-        if data["example_ids"].shape != (n,) or data["targets"].shape != expected:
-            raise RecordStoreError(f"{path}: shapes do not match meta.json")
-        self._example_ids[split] = data["example_ids"].astype(np.int64)
+        layout = self._targets_layout(split)
+        data = _read_record(self.path / "targets" / f"{split}.npz",
+                            {"kind": "targets", "split": split}, layout, layout,
+                            verify=self.verify, remedy=_REDO_TARGETS)
+        self._example_ids[split] = data["example_ids"]
         if self.multilabel:
             self._targets[split] = np.unpackbits(
                 data["targets"], axis=1, count=self.num_classes).astype(bool)
@@ -441,7 +662,8 @@ class RecordStore:
         elif true_prob is not None:
             raise ValueError(f"{where}: the store was created with_true_prob=False; "
                              "true_prob would be lost")
-        save_npz(self._epoch_path(network, split, epoch), **arrays)
+        _write_record(self._epoch_path(network, split, epoch),
+                      self._epoch_identity(network, split, epoch), arrays)
 
     def has_epoch(self, network: int, split: str, epoch: int) -> bool:
         """Whether the file of (network, split, epoch) exists."""
@@ -480,21 +702,25 @@ class RecordStore:
         return min(self._prefix(self._present_epochs(k, split), self.num_epochs)
                    for k in range(self.num_networks))
 
-    def _read(self, network: int, split: str, epoch: int, *keys: str) -> dict[str, np.ndarray]:
-        """Read ``keys`` of one epoch file in one pass, shape-checked."""
-        self._check_indices(network, split, epoch)
-        path = self._epoch_path(network, split, epoch)
-        arrays = _load_npz(path, keys)
+    @staticmethod
+    def _epoch_identity(network: int, split: str, epoch: int) -> dict[str, Any]:
+        return {"kind": "epoch", "network": int(network), "split": split, "epoch": int(epoch)}
+
+    def _epoch_layout(self, split: str) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        """Dtype and shape of each array of an epoch file of ``split``."""
         n = self.num_examples(split)
-        for key, array in arrays.items():
-            if key == "pred" and self.multilabel:
-                expected = (n, (self.num_classes + 7) // 8)
-            else:
-                expected = (n,)
-            if array.shape != expected:
-                raise RecordStoreError(f"{path}: {key} has shape {array.shape}, "
-                                       f"expected {expected}")
-        return arrays
+        layout = {"pred": (np.dtype(np.uint8), (n, (self.num_classes + 7) // 8))
+                  if self.multilabel else (np.dtype(np.int16), (n,))}
+        if self.with_true_prob:
+            layout["true_prob"] = (np.dtype(np.float16), (n,))
+        return layout
+
+    def _read(self, network: int, split: str, epoch: int, *keys: str) -> dict[str, np.ndarray]:
+        """Read ``keys`` of one epoch file in one pass, checked against its header."""
+        self._check_indices(network, split, epoch)
+        return _read_record(self._epoch_path(network, split, epoch),
+                            self._epoch_identity(network, split, epoch),
+                            self._epoch_layout(split), keys, verify=self.verify)
 
     def read_predictions(self, network: int, split: str, epoch: int) -> np.ndarray:
         """Predictions of one network: int16 (N,) classes or bool (N, C) label sets."""
@@ -561,3 +787,68 @@ class RecordStore:
                 if i + 1 < len(epochs):
                     pending = prefetch.submit(self._epoch_record, split, epochs[i + 1])
                 yield record
+
+
+def upgrade_store(path: str | os.PathLike) -> int:
+    """Rewrite a schema-1 store in place in the current format, keeping every array bit for bit.
+
+    Every record file is read with the schema-1 layout (bare arrays, checked against
+    ``meta.json``) and rewritten atomically with its header; ``meta.json`` goes last. Until
+    then the store stays schema 1, which :meth:`RecordStore.open` refuses, so a half-upgraded
+    store is never read; an interrupted upgrade is simply run again (files that already have
+    a header are verified and kept). A store already at :data:`SCHEMA_VERSION` is left alone.
+
+    Parameters
+    ----------
+    path : path-like
+        Directory of the store.
+
+    Returns
+    -------
+    int
+        Number of record files rewritten (0 when the store was already upgraded).
+
+    Raises
+    ------
+    RecordStoreError
+        Not a store, a schema version other than 1 or 2, or a record file that is unreadable
+        or does not match ``meta.json`` (the message names it; meta.json is left at 1).
+    """
+    path = Path(path)
+    meta = _read_meta(path)
+    version = meta.get("schema_version")
+    if version == SCHEMA_VERSION:
+        return 0
+    if version != 1:
+        raise RecordStoreError(f"{path / 'meta.json'}: cannot upgrade schema_version "
+                               f"{version!r}; only schema 1 stores can be upgraded")
+    store = RecordStore(path, meta)
+    files = []
+    for split in store.splits:
+        target_file = path / "targets" / f"{split}.npz"
+        # A deleted targets file is rewritten by the training command once upgraded.
+        if target_file.exists():
+            files.append((target_file, {"kind": "targets", "split": split},
+                          store._targets_layout(split)))
+    for k in range(store.num_networks):
+        for split in store.splits:
+            for t in sorted(store._present_epochs(k, split)):
+                if 1 <= t <= store.num_epochs:
+                    files.append((store._epoch_path(k, split, t),
+                                  store._epoch_identity(k, split, t), store._epoch_layout(split)))
+    rewritten = 0
+    for file, identity, layout in files:
+        arrays, header = _decode(file, list(layout), _REDO_UPGRADE)
+        if header:
+            # Rewritten by an interrupted upgrade: verify, keep.
+            _check_header(file, header, identity, arrays, layout, _REDO_UPGRADE)
+        _check_layout(file, arrays, layout, _REDO_UPGRADE)
+        if not header:
+            _write_record(file, identity, arrays)  # the arrays exactly as read
+            rewritten += 1
+    upgraded = {"from_schema_version": version,
+                "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    # meta.json last: only now may the store be opened.
+    write_json(path / "meta.json", {**meta, "schema_version": SCHEMA_VERSION,
+                                    "upgraded": upgraded})
+    return rewritten

@@ -19,6 +19,9 @@ def test_bench_agreement_smoke(tmp_path):
     assert "TPa per epoch and agreed-from epochs identical" in out
     assert "speed-up" in out and "memory ratio" in out
     assert "(a) per-epoch table" in out and "(b) per-example columns" in out
+    # (c): reading with and without verification, side by side, and the overhead ratio.
+    assert "(c) verification" in out and "verified s" in out and "unverified s" in out
+    assert "overhead = verified s / unverified s" in out
     # Second run reuses the store.
     again = subprocess.run(
         [sys.executable, str(BENCH), "--examples", "20000", "--epochs", "10",

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from agreement_core.cli import main
+from agreement_core.errors import RecordStoreError
 from agreement_core.records import RecordStore
 
 
@@ -55,3 +56,30 @@ def test_help_lists_every_command():
 def test_unknown_architecture_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "s"), "--arch", "resnet9000"]) == 2
     assert "unknown architecture 'resnet9000'" in capsys.readouterr().err
+
+
+def test_agree_notes_epochs_not_recorded_by_every_network(tmp_path, capsys):
+    targets = np.array([0, 1, 2, 0, 1, 2])
+    store = RecordStore.create(tmp_path / "store", num_networks=2, num_epochs=2,
+                               splits={"train": (np.arange(6), targets)}, num_classes=3)
+    for k, epochs in ((0, 2), (1, 1)):  # network 1 is one epoch behind
+        for epoch in range(1, epochs + 1):
+            store.write_epoch(k, "train", epoch, targets)
+    assert main(["agree", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: the table stops at the last epoch all networks have recorded (epochs " \
+           "recorded per network: network 0: 2, network 1: 1 (of 2))" in out
+    assert "train      1 " in out and "train      2 " not in out
+
+
+def test_report_skips_a_missing_default_statistics_dir(small_store, tmp_path, monkeypatch,
+                                                       capsys):
+    monkeypatch.chdir(tmp_path)  # no results/statistics here: the default is optional
+    assert main(["report", str(small_store.path), "--out", str(tmp_path / "t.csv"),
+                 "--n-boot", "10", "--n-perm", "10"]) == 0
+    assert "statistics joined for no split from results/statistics" in capsys.readouterr().out
+
+
+def test_debug_is_a_global_option_that_lets_the_error_through(tmp_path):
+    with pytest.raises(RecordStoreError, match="missing"):
+        main(["--debug", "agree", str(tmp_path / "missing")])

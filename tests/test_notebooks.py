@@ -11,6 +11,7 @@ import yaml
 
 from agreement_core.errors import ConfigError
 from agreement_core.study import NOTEBOOK_PARAMETERS, StudyMissing, notebook_session
+from agreement_core.study.figures import OWN_PARAMETERS as OWN_PARAMETERS_ACCEPTED
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -47,6 +48,12 @@ if hasattr(ast, "TryStar"):
 SETUP = "session = notebook_session(globals())"
 
 
+def _setup_of(name):
+    """The setup statement of notebook ``name``: its own parameters named in ``own=``."""
+    own = tuple(sorted(OWN_PARAMETERS.get(name, ())))
+    return f"session = notebook_session(globals(), own={own!r})" if own else SETUP
+
+
 def _code_cells(path):
     notebook = nbformat.read(path, as_version=4)
     return notebook, [c for c in notebook.cells if c.cell_type == "code"]
@@ -61,18 +68,23 @@ def _check_parameters(name, cell):
             f"{name}: the parameters cell holds only `name = literal`: {ast.unparse(statement)}"
         target = statement.targets[0].id
         names[target] = ast.literal_eval(statement.value)  # a literal, or ValueError
-    assert set(names) == set(NOTEBOOK_PARAMETERS) | OWN_PARAMETERS.get(name, set())
+    own = OWN_PARAMETERS.get(name, set())
+    assert own <= set(OWN_PARAMETERS_ACCEPTED), f"{name}: declare {own} in figures.py"
+    assert set(names) == set(NOTEBOOK_PARAMETERS) | own
     assert {k: names[k] for k in STANDARD_DEFAULTS} == STANDARD_DEFAULTS
     lines = [line for line in cell.source.splitlines() if line.strip()]
     assert all("#" in line for line in lines), f"{name}: every parameter keeps its comment"
+    # The defaults pass the checks the notebook's setup applies, unknown names included.
+    notebook_session(names, own=own)
     return set(names)
 
 
 def _check_setup(name, cell):
     tree = ast.parse(cell.source)
     others = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
-    assert [ast.unparse(s) for s in others] == [SETUP], \
-        f"{name}: the second code cell is imports and `{SETUP}`"
+    setup = _setup_of(name)
+    assert [ast.dump(s) for s in others] == [ast.dump(ast.parse(setup).body[0])], \
+        f"{name}: the second code cell is imports and `{setup}`"
 
 
 def _check_statement(name, statement, parameters):

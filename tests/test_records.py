@@ -146,6 +146,7 @@ def test_exist_ok_resume_and_mismatch(tmp_path):
     with pytest.raises(RecordStoreError, match="config") as info:
         make_store(tmp_path / "r", exist_ok=True, config={**CONFIG, "lr": 0.01})
     assert "num_epochs" not in str(info.value)
+    assert "config.lr: 0.1 -> 0.01" in str(info.value) and "milestones" not in str(info.value)
     with pytest.raises(RecordStoreError, match="num_epochs"):
         make_store(tmp_path / "r", exist_ok=True, num_epochs=E + 1)
     with pytest.raises(RecordStoreError, match=r"splits\[train\]\.targets"):

@@ -56,6 +56,21 @@ def test_same_config_twice_gives_identical_records(tmp_path, locations):
     assert all(np.array_equal(pa[key], pb[key]) for key in pa)
 
 
+def test_a_deleted_record_file_is_recomputed_by_rerunning(tmp_path, locations, capsys):
+    """The corrupt-file advice works: delete the file, rerun, and the epoch comes back
+    identical (the checkpoint is past it, so the network is trained again from its seed)."""
+    out = tmp_path / "study"
+    store = train_study(TrainConfig(**TINY), out, locations=locations, progress=False)
+    before = store.read_predictions(0, "train", 1).copy()
+    (out / "net000" / "train" / "epoch0001.npz").unlink()
+    capsys.readouterr()
+    store = train_study(TrainConfig(**TINY), out, locations=locations, progress=False)
+    assert "net 0: records end at epoch 0 but its checkpoint is at epoch 2" in \
+        capsys.readouterr().out
+    assert store.completed_epochs(0) == 2
+    np.testing.assert_array_equal(store.read_predictions(0, "train", 1), before)
+
+
 def test_eval_recording_differs_from_online_only_on_train(tmp_path, locations):
     online = train_study(TrainConfig(**TINY), tmp_path / "online",
                          locations=locations, progress=False)

@@ -18,6 +18,24 @@ from ..errors import ConfigError, DatasetError
 Subset = int | float | None
 
 
+def check_subset(subset: Subset, name: str = "subset") -> Subset:
+    """Return ``subset`` if it is a valid subset, else raise :class:`ConfigError` naming ``name``.
+
+    Valid: ``None`` (all), an int ``>= 1`` (examples per class) or a float in (0, 1]
+    (a fraction of each class). Only the form is checked here; :func:`select_subset`
+    also checks an int against the class sizes.
+    """
+    if subset is None:
+        return None
+    # bool is an int subclass; a stray True must not mean "one per class".
+    is_int = isinstance(subset, numbers.Integral) and not isinstance(subset, bool)
+    is_fraction = isinstance(subset, numbers.Real) and not isinstance(subset, numbers.Integral)
+    if not ((is_int and subset >= 1) or (is_fraction and 0 < subset <= 1)):
+        raise ConfigError(f"{name} must be 'all' (None), a number of images per class >= 1 "
+                          f"or a fraction of each class in (0, 1]; got {subset!r}")
+    return subset
+
+
 def select_subset(examples: pd.DataFrame, subset: Subset) -> np.ndarray:
     """Return the row positions of ``examples`` kept by ``subset``, in ascending order.
 
@@ -28,9 +46,9 @@ def select_subset(examples: pd.DataFrame, subset: Subset) -> np.ndarray:
         or a ``labels`` column (multi-label).
     subset : int, float or None
         ``None`` keeps everything. An int ``n`` keeps the first ``n`` examples of
-        each class (multi-label: the first ``n`` examples). A float ``f`` in
-        (0, 1] keeps the first ``ceil(f * n_class)`` examples of each class
-        (multi-label: the first ``ceil(f * N)``).
+        each class, all of a class that has fewer (multi-label: the first ``n``
+        examples). A float ``f`` in (0, 1] keeps the first ``ceil(f * n_class)``
+        examples of each class (multi-label: the first ``ceil(f * N)``).
 
     Returns
     -------
@@ -39,35 +57,34 @@ def select_subset(examples: pd.DataFrame, subset: Subset) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``subset`` is not None, a positive int or a float in (0, 1].
+    ConfigError
+        (a ``ValueError``) If ``subset`` is not None, a positive int or a float in (0, 1],
+        or if an int ``n`` is more than the largest class holds (multi-label: more than
+        the split holds): that ``n`` would silently mean "all", which is spelled ``None``.
     """
     n_rows = len(examples)
+    subset = check_subset(subset)
     if subset is None:
         return np.arange(n_rows, dtype=np.int64)
-    # bool is an int subclass; a stray True must not mean "one per class".
-    if isinstance(subset, bool) or not isinstance(subset, numbers.Real):
-        raise ValueError(
-            f"subset must be None, a positive int or a float in (0, 1], got {subset!r}")
     if isinstance(subset, numbers.Integral):
-        if subset < 1:
-            raise ValueError(f"subset as an int must be at least 1, got {subset}")
-
         def keep(n):
             return min(int(subset), n)
     else:
-        if not 0 < subset <= 1:
-            raise ValueError(f"subset as a float must be in (0, 1], got {subset}")
-
         def keep(n):
             # The tolerance stops float noise (0.1 * 30 = 3.0000000000000004) adding one.
             return math.ceil(float(subset) * n - 1e-9)
 
     if "label" not in examples.columns:
+        if isinstance(subset, numbers.Integral) and subset > n_rows:
+            raise ConfigError(f"subset {subset} is more than the split holds ({n_rows} "
+                              f"examples); use 'all' (None) for every example")
         return np.arange(keep(n_rows), dtype=np.int64)
     rank = examples.groupby("label", sort=False).cumcount().to_numpy()
-    class_size = examples.groupby("label", sort=False)["label"].transform("size").to_numpy()
-    limit = np.array([keep(n) for n in class_size], dtype=np.int64)
+    sizes = examples.groupby("label", sort=False)["label"].transform("size").to_numpy()
+    if isinstance(subset, numbers.Integral) and n_rows and subset > sizes.max():
+        raise ConfigError(f"subset {subset} per class is more than the largest class holds "
+                          f"({sizes.max()} examples); use 'all' (None) for every example")
+    limit = np.array([keep(n) for n in sizes], dtype=np.int64)
     return np.flatnonzero(rank < limit).astype(np.int64)
 
 
@@ -136,7 +153,10 @@ class ImageDataset(Dataset):
     def __init__(self, split: str, root: Path, classes: Sequence[str], examples: pd.DataFrame,
                  *, source: str, caveat: str | None = None,
                  transform: Callable | None = None, subset: Subset = None):
-        keep = select_subset(examples, subset)
+        try:
+            keep = select_subset(examples, subset)
+        except ConfigError as error:  # say which dataset and split the subset was for
+            raise ConfigError(f"{type(self).__name__} {split} split: {error}") from None
         self.split = split
         self.root = Path(root)
         self.classes = list(classes)

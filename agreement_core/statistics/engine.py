@@ -14,10 +14,15 @@ not in it yet.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import inspect
 import json
+import multiprocessing
 import os
 import shutil
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._io import atomic_path, write_json
+from .._locks import FileLock, lock_path
 from ..errors import ConfigError
 from .crisp import crisp_boundary_strength
 from .factors import dataset_factors
@@ -122,6 +128,27 @@ def _init_worker(dataset) -> None:
     numba.set_num_threads(1)
     threadpoolctl.threadpool_limits(1)  # BLAS in the crisp-boundary eigensolver
     _DATASET = dataset
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _pool_context():
+    """fork (workers share the decoded dataset for free), unless this process has already
+    run a parallel numba kernel on GNU OpenMP, which aborts a forked child ("fork() called
+    from a process already using GNU OpenMP"): then a fresh interpreter (forkserver)."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run here yet
+        layer = None
+    method = "forkserver" if layer == "omp" else "fork"
+    return multiprocessing.get_context(method)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A pool worker whose parent was killed (kill -9, a time limit) would wait for work
+    # forever: it holds the write end of its own task queue, so it never sees EOF.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def compute_batch(dataset, rows: np.ndarray, spec: dict, device=None) -> pd.DataFrame:
@@ -151,7 +178,8 @@ def compute_statistics(dataset, out: str | os.PathLike,
                        downsample: int | None = None, parameters: dict | None = None,
                        batch_size: int = 500, workers: int = 2,
                        device: str | None = None, mirror: str | os.PathLike | None = None,
-                       progress: bool = True) -> pd.DataFrame:
+                       progress: bool = True, lock_timeout: float | None = None
+                       ) -> pd.DataFrame:
     """Compute ``statistics`` for every example of ``dataset`` and store them at ``out``.
 
     Parameters
@@ -179,6 +207,11 @@ def compute_statistics(dataset, out: str | os.PathLike,
         Mirror directory for CIFAR-10H (CIFAR-10 test set soft-label entropy).
     progress : bool
         Show a progress bar over batches.
+    lock_timeout : float, optional
+        One caller at a time computes a table (a lock beside it, ``.<name>.lock``); a
+        second caller waits for the first, with a message naming it, then computes what
+        is still missing (usually nothing). ``None`` waits as long as it takes, ``0``
+        does not wait.
 
     Returns
     -------
@@ -186,11 +219,25 @@ def compute_statistics(dataset, out: str | os.PathLike,
         One row per example of ``dataset`` in its order: ``example_id``, the
         statistics, and the dataset's factor columns (labels, VOC instances and
         box area, KTH illumination/pose/scale, CIFAR-10H soft-label entropy).
+
+    Raises
+    ------
+    agreement_core._locks.LockHeld
+        Another process still computes this table after ``lock_timeout`` seconds.
     """
     out = Path(out)
     if batch_size < 1 or workers < 1:
         raise ConfigError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
     spec = statistics_spec(list(statistics), downsample, parameters)
+    say = functools.partial(tqdm.write, file=sys.stderr)  # stdout may be a table
+    with FileLock(lock_path(out), f"statistics table {out}", timeout=lock_timeout, say=say):
+        return _compute_locked(dataset, out, spec, batch_size, workers, device, mirror,
+                               progress)
+
+
+def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: int, device,
+                    mirror, progress: bool) -> pd.DataFrame:
+    """:func:`compute_statistics` once it holds the table's lock."""
     ids = dataset.example_ids
 
     # What the existing table already holds with the same definition.
@@ -253,7 +300,8 @@ def _run_batches(dataset, rows, spec, out, batch_size, workers, device, progress
             save(i, compute_batch(dataset, batch_rows, spec, device))
     else:
         with concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+                max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                initargs=(dataset,)) as pool:
             futures = {pool.submit(_compute_in_worker, r, spec): i for i, r in pending.items()}
             for future in concurrent.futures.as_completed(futures):
                 save(futures[future], future.result())

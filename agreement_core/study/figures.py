@@ -1,7 +1,9 @@
 """What a figure needs of the study: its records, statistics, images and a caption.
 
-Every notebook starts with :func:`notebook_session` (its parameters, validated, become one
-:class:`FigureSession`) and asks it for studies by role (:meth:`FigureSession.study`).
+Every notebook starts with :func:`notebook_session` (its parameters, checked by name and
+kind before any work, become one :class:`FigureSession`) and asks it for studies by role
+(:meth:`FigureSession.study`). A notebook's own parameters (:data:`OWN_PARAMETERS`) are
+named in its call: ``notebook_session(globals(), own=("n_boot",))``.
 A missing dataset stops with :class:`~agreement_core.errors.DatasetUnavailable` (what is
 missing and how to get it), a study without results with
 :class:`~agreement_core.errors.StudyMissing` (the command that computes it); IPython shows
@@ -10,7 +12,11 @@ either as one message without a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import ast
+import difflib
+import reprlib
+import types
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,18 +250,105 @@ def load_statistics(dataset: str, profile: str = "default", *,
     return tables
 
 
-#: The parameters every notebook's ``parameters`` cell defines, with what each accepts.
-NOTEBOOK_PARAMETERS = {
-    "profile": "a profile name ('default' or 'paper')",
-    "results_dir": "a results root directory, or None",
-    "data_root": "a dataset root directory, or None",
-    "mirror": "an offline mirror directory, or None",
-    "arch": "an architecture of the model registry, or None",
-    "num_networks": "a number of networks K >= 1, or None",
-    "epochs": "a number of epochs >= 1, or None",
-    "subset": "train images per class (int) or a fraction in (0, 1], or None",
-    "train_missing": "True or False",
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _flag(value) -> bool:
+    return isinstance(value, bool)
+
+
+def _subset(value) -> bool:
+    return _count(value) or (isinstance(value, float) and 0 < value <= 1)
+
+
+def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _list_of(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: (isinstance(value, (list, tuple)) and len(value) > 0
+                          and all(check(v) for v in value))
+
+
+#: Every notebook parameter: name -> (what it accepts, its check). The standard ones are
+#: in every notebook's ``parameters`` cell; the others only in the notebooks that name them
+#: in ``notebook_session(globals(), own=(...))``.
+_PARAMETERS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "profile": ("a profile name ('default' or 'paper')", _optional(_text)),
+    "results_dir": ("a results root directory, or None", _optional(_text)),
+    "data_root": ("a dataset root directory, or None", _optional(_text)),
+    "mirror": ("an offline mirror directory, or None", _optional(_text)),
+    "arch": ("an architecture of the model registry, or None", _optional(_text)),
+    "num_networks": ("a number of networks K >= 1, or None", _optional(_count)),
+    "epochs": ("a number of epochs >= 1, or None", _optional(_count)),
+    "subset": ("train images per class (int) or a fraction in (0, 1], or None",
+               _optional(_subset)),
+    "train_missing": ("True or False", _optional(_flag)),
+    # Own parameters of some notebooks.
+    "n_boot": ("a number of bootstrap resamples >= 1", _count),
+    "batch_sizes": ("a list of batch sizes >= 1, or None", _optional(_list_of(_count))),
+    "architectures": ("a list of architectures of the model registry, or None",
+                      _optional(_list_of(_text))),
+    "live": ("True or False", _flag),
+    "thumbnail": ("a thumbnail side in pixels >= 1", _count),
 }
+_STANDARD = ("profile", "results_dir", "data_root", "mirror", "arch", "num_networks", "epochs",
+             "subset", "train_missing")
+
+#: The parameters every notebook's ``parameters`` cell defines, with what each accepts.
+NOTEBOOK_PARAMETERS = {name: _PARAMETERS[name][0] for name in _STANDARD}
+
+#: The parameters a notebook may add to the standard ones (naming them in ``own=``), with
+#: what each accepts.
+OWN_PARAMETERS = {name: accepts for name, (accepts, _) in _PARAMETERS.items()
+                  if name not in NOTEBOOK_PARAMETERS}
+
+
+def _literal_assignments(source: str) -> set[str]:
+    """The names a cell of only ``name = literal`` lines assigns; empty for any other cell.
+
+    Such cells are the ``parameters`` cell and papermill's injected one; the notebooks'
+    other cells assign call results (tests/test_notebooks.py).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for statement in tree.body:
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
+            return set()
+        try:
+            ast.literal_eval(statement.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return set()
+        names.add(statement.targets[0].id)
+    return names
+
+
+def given_parameters(namespace: Mapping) -> set[str]:
+    """The names a notebook's caller set, which must all be parameters the notebook takes.
+
+    In an IPython kernel (the namespace holds its input history ``In``): the names assigned
+    by the cells run so far that hold only ``name = literal`` lines, i.e. the ``parameters``
+    cell and papermill's injected cell, still defined. Imports, IPython's own names and the
+    results of later cells (a rerun of the setup cell in a live kernel) are not among them.
+    Elsewhere (a mapping of parameters, a script's globals): every public name that is not a
+    module, class or function.
+    """
+    history = namespace.get("In")
+    if isinstance(history, list) and all(isinstance(cell, str) for cell in history):
+        names = set().union(*map(_literal_assignments, history))
+        return {name for name in names if name in namespace}
+    return {name for name, value in namespace.items()
+            if not name.startswith("_") and not isinstance(value, types.ModuleType)
+            and not callable(value)}
 
 
 @dataclass
@@ -407,38 +500,56 @@ class FigureSession:
         return CurriculumResults(pd.read_parquet(curves), pd.read_csv(summary), caption)
 
 
-def notebook_session(namespace: Mapping) -> FigureSession:
+def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSession:
     """Turn a notebook's parameters (its namespace, e.g. ``globals()``) into a session.
 
-    Reads the names of :data:`NOTEBOOK_PARAMETERS`; a value of the wrong kind stops with a
-    :class:`~agreement_core.errors.ConfigError` naming the parameter and what it accepts.
+    Parameters
+    ----------
+    namespace : mapping
+        The notebook's ``globals()``, or a mapping of parameter name -> value.
+    own : iterable of str
+        The notebook's parameters beyond :data:`NOTEBOOK_PARAMETERS`, each one of
+        :data:`OWN_PARAMETERS` (e.g. ``("n_boot",)``); checked like the standard ones.
+
+    Returns
+    -------
+    FigureSession
+
+    Raises
+    ------
+    ConfigError
+        Before any work: for a parameter of the wrong kind (naming it and what it accepts),
+        and for a name the caller set that the notebook does not take (a typo such as
+        ``papermill -p epoch 3``, which papermill itself only warns about); see
+        :func:`given_parameters` for which names count as set. IPython shows it as one line.
     """
+    own = tuple(own)
+    undeclared = [name for name in own if name not in OWN_PARAMETERS]
+    if undeclared:
+        raise ConfigError(f"notebook_session(own=...): {undeclared} are not declared; "
+                          f"declared: {', '.join(OWN_PARAMETERS)}")
+    takes = [*NOTEBOOK_PARAMETERS, *own]
+    unknown = sorted(given_parameters(namespace) - set(takes))
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, takes, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown notebook parameter {name} = {reprlib.repr(namespace[name])}"
+                          f"{hint}; this notebook takes: {', '.join(takes)}")
+    for name in takes:
+        accepts, check = _PARAMETERS[name]
+        if name in namespace and not check(namespace[name]):
+            raise ConfigError(f"notebook parameter {name} = {reprlib.repr(namespace[name])}: "
+                              f"expected {accepts}")
     values = {name: namespace.get(name) for name in NOTEBOOK_PARAMETERS}
-    values["profile"] = values["profile"] or "default"
-
-    def check(name, ok):
-        if not ok:
-            raise ConfigError(f"notebook parameter {name} = {values[name]!r}: expected "
-                              f"{NOTEBOOK_PARAMETERS[name]}")
-
-    for name in ("profile", "results_dir", "data_root", "mirror", "arch"):
-        check(name, values[name] is None or isinstance(values[name], str))
-    for name in ("num_networks", "epochs"):
-        value = values[name]
-        check(name, value is None or (isinstance(value, int) and not isinstance(value, bool)
-                                      and value >= 1))
-    subset = values["subset"]
-    check("subset", subset is None or (isinstance(subset, int) and subset >= 1)
-          or (isinstance(subset, float) and 0 < subset <= 1))
-    check("train_missing", isinstance(values["train_missing"] or False, bool))
     locations = Locations(data_root=values["data_root"], mirror=values["mirror"],
                           results=values["results_dir"])
     overrides = {name: values[name] for name in ("arch", "num_networks", "epochs", "subset")
                  if values[name] is not None}
-    return FigureSession(Workspace.open(values["profile"], locations), overrides,
+    return FigureSession(Workspace.open(values["profile"] or "default", locations), overrides,
                          bool(values["train_missing"]))
 
 
 __all__ = ["CurriculumResults", "FigureSession", "FigureStudy", "JPEG_CAVEAT",
-           "NOTEBOOK_PARAMETERS", "Variants", "dataset_label", "load_statistics",
-           "notebook_session", "open_study", "study_caption"]
+           "NOTEBOOK_PARAMETERS", "OWN_PARAMETERS", "Variants", "dataset_label", "given_parameters",
+           "load_statistics", "notebook_session", "open_study", "study_caption"]

@@ -10,6 +10,7 @@ the build resumes.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -18,10 +19,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._io import write_table
+from .._locks import FileLock
 from ..agreement import true_positive_agreement
 from ..data import get_dataset
 from ..data.labels import is_correct
-from ..errors import AgreementError, DatasetError, DatasetUnavailable, StudyMissing
+from ..errors import DatasetError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
 from ..report import learning_dynamics_table
@@ -36,6 +38,7 @@ from ..training import (
     training_targets,
 )
 from ..training.curriculum import agreement_scores, compare_curricula, summarize_curricula
+from ..training.trainer import checkpoint_epoch, checkpoint_path
 from .workspace import Workspace
 
 #: How to get each dataset onto a machine (shown when one is missing).
@@ -112,6 +115,11 @@ def store_recorder(store: RecordStore):
     return record
 
 
+def network_lock(out: str | Path, k: int) -> FileLock:
+    """The lock of network ``k`` of the store at ``out`` (held while it trains)."""
+    return FileLock(Path(out) / f".net{k:03d}.lock", f"net {k} of {out}", say=tqdm.write)
+
+
 def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | None = None,
                 device: str | None = None, networks=None, progress: bool = True
                 ) -> RecordStore:
@@ -120,6 +128,13 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
     Rerunning the same command resumes: finished networks are skipped and an
     interrupted one continues from its last finished epoch. Separate jobs may
     train different networks of the same study into the same store.
+
+    Every network is trained under its lock (:func:`network_lock`; with
+    ``config.concurrent``, all networks of the group): a network that another live
+    process is training is skipped with a message naming that process, and looked at
+    again once this call's other networks are done: finished by the other process,
+    taken over if that process has stopped, or reported as still in progress. The
+    store returned may then lack that network; rerun to complete it.
     """
     out = Path(out)
     device = resolve_device(device)
@@ -134,21 +149,81 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
         num_classes=train_set.num_classes, multilabel=train_set.multilabel,
         with_true_prob=True, config=config.to_dict(),
         seeds=[config.seed + k for k in range(config.num_networks)], exist_ok=True)
-    todo = [k for k in networks if store.completed_epochs(k) < config.epochs]
-    if todo:
-        data = TrainingData(split_tensors(config, train_set, device, y_train),
-                            split_tensors(config, test_set, device), train_set.num_classes)
-        train_networks(config, todo, data, store_recorder(store), out / "checkpoints", device,
-                       progress)
+    data = None
+
+    def device_data() -> TrainingData:
+        """Both splits on the device: loaded once, and only if a network trains here."""
+        nonlocal data
+        if data is None:
+            data = TrainingData(split_tensors(config, train_set, device, y_train),
+                                split_tensors(config, test_set, device), train_set.num_classes)
+        return data
+
+    def train(todo: list[int], first: bool) -> dict[int, FileLock]:
+        """Train ``todo`` under their locks; return the locks other processes hold."""
+        busy = {}
+        for group in [todo] if config.concurrent else [[k] for k in todo]:
+            with contextlib.ExitStack() as held:
+                mine = []
+                for k in group:
+                    lock = network_lock(out, k)
+                    if not lock.acquire(timeout=0):
+                        busy[k] = lock
+                        if first:
+                            tqdm.write(f"net {k}: skipped for now, {lock.describe_holder()} "
+                                       f"is training it (lock {lock.path})")
+                        continue
+                    held.callback(lock.release)
+                    # Looked at again under the lock: another process may just have finished it.
+                    if store.completed_epochs(k) < config.epochs:
+                        drop_stale_checkpoint(store, k, out / "checkpoints")
+                        mine.append(k)
+                if mine:
+                    train_networks(config, mine, device_data(), store_recorder(store),
+                                   out / "checkpoints", device, progress)
+        return busy
+
+    busy = train([k for k in networks if store.completed_epochs(k) < config.epochs], True)
+    if busy:
+        # Our other networks are done: did their holders finish them, or stop and free them?
+        skipped = list(busy)
+        busy = train([k for k in skipped if store.completed_epochs(k) < config.epochs], False)
+        for k in skipped:
+            if k in busy:
+                tqdm.write(f"net {k}: NOT finished: still being trained by "
+                           f"{busy[k].describe_holder()}; rerun this command once that has "
+                           f"ended, to check or resume it")
+            else:
+                tqdm.write(f"net {k}: finished ({store.completed_epochs(k)}/{config.epochs} "
+                           f"epochs recorded)")
     return store
 
 
+def drop_stale_checkpoint(store: RecordStore, k: int, checkpoint_dir) -> None:
+    """Delete network ``k``'s checkpoint when it is past its last recorded epoch.
+
+    That happens when a record file was deleted (e.g. a corrupt one, as the store's error
+    message advises): resuming from the checkpoint would never recompute the missing epoch,
+    so the network is trained again from its seed, which on the CPU rewrites the epochs it
+    had recorded with identical predictions.
+    """
+    recorded, saved = store.completed_epochs(k), checkpoint_epoch(checkpoint_dir, k)
+    if saved > recorded:
+        tqdm.write(f"net {k}: records end at epoch {recorded} but its checkpoint is at epoch "
+                   f"{saved}: training it again from the start to recompute the missing epochs")
+        checkpoint_path(checkpoint_dir, k).unlink()
+
+
 def is_complete(path) -> bool:
-    """Whether a record store exists at ``path`` with every network's every epoch."""
-    try:
-        store = RecordStore.open(path)
-    except (AgreementError, OSError):
+    """Whether a record store exists at ``path`` with every network's every epoch.
+
+    No store (no ``meta.json``) is False; a store that cannot be read (corrupt, an old
+    schema) raises its :class:`~agreement_core.errors.RecordStoreError`, which says what to
+    do, rather than passing for unfinished.
+    """
+    if not (Path(path) / "meta.json").is_file():
         return False
+    store = RecordStore.open(path)
     return all(store.completed_epochs(k) >= store.num_epochs for k in range(store.num_networks))
 
 
@@ -171,7 +246,8 @@ def load_study(config: TrainConfig, workspace: Workspace, *, train: bool = False
             f"one here.")
     require_dataset(config.dataset, workspace.locations)
     store = train_study(config, path, locations=workspace.locations, progress=progress)
-    shutil.rmtree(path / "checkpoints", ignore_errors=True)  # resume state; not a result
+    if is_complete(path):  # not while another job still trains one of its networks
+        shutil.rmtree(path / "checkpoints", ignore_errors=True)  # resume state; not a result
     return store
 
 
