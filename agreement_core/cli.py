@@ -148,6 +148,8 @@ _TRAIN_FIELDS = {
     "--stream": dict(action="store_true", default=None,
                      help="decode images per batch instead of holding the split in memory "
                           "(needs --image-size; for ImageNet-sized datasets)"),
+    "--precision": dict(choices=["float32", "bfloat16"],
+                        help="bfloat16: forward passes under torch.autocast (float32 weights)"),
     "--concurrent": dict(action="store_true", default=None,
                          help="train the K networks at once (fastnet family; fastest on a GPU)"),
 }

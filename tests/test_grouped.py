@@ -253,3 +253,16 @@ def test_train_study_concurrent_with_crops_adam_onecycle(tmp_path, locations):
         for i, entry in b["optimizer"]["state"].items():
             assert set(a["optimizer"]["state"][i]) == set(entry)  # step, exp_avg, exp_avg_sq
             assert torch.equal(a["optimizer"]["state"][i]["step"], entry["step"])
+
+
+def test_grouped_bfloat16_autocasts_and_records(tmp_path, locations):
+    config = training.TrainConfig(arch="fastnet_small", num_networks=K, epochs=1, batch_size=64,
+                                  train_subset=20, test_subset=5, concurrent=True,
+                                  precision="bfloat16")
+    group = trainer.GroupTrainer(config, [0, 1], training.TrainingData.load(config, locations),
+                                 tmp_path / "ckpt", "cpu")
+    assert isinstance(group.group, grouped.NetworkGroup) and group.group.amp
+    store = train_study(config, tmp_path / "store", locations=locations, device="cpu",
+                        progress=False)
+    assert store.config["precision"] == "bfloat16"
+    assert [store.completed_epochs(k) for k in range(K)] == [1, 1]

@@ -217,3 +217,21 @@ def test_tiny_profile_end_to_end(tmp_path, data_root, mirror, capsys):
     # Agreement beats its lower bound once the networks learn something.
     last = table[(table["split"] == "train") & (table["epoch"] == 3)].iloc[0]
     assert last["mean_acc"] > 0.2 and last["tpa"] > last["lower_bound"]
+
+
+def test_precision_is_recorded_only_when_not_the_original_float32():
+    plain, bf16 = TrainConfig(**TINY), TrainConfig(**TINY, precision="bfloat16")
+    assert "precision" not in plain.to_dict()  # earlier studies keep their hash and config
+    assert bf16.to_dict()["precision"] == "bfloat16"
+    assert TrainConfig(**plain.to_dict()) == plain
+    with pytest.raises(ConfigError, match="unknown precision 'float16'"):
+        TrainConfig(**TINY, precision="float16")
+
+
+def test_bfloat16_training_records_its_precision_and_learns(tmp_path, locations):
+    config = TrainConfig(**{**TINY, "epochs": 3}, precision="bfloat16")
+    store = train_study(config, tmp_path / "bf16", locations=locations, progress=False)
+    assert store.config["precision"] == "bfloat16"
+    assert all(store.completed_epochs(k) == 3 for k in range(2))
+    table = agreement_table(store, "train")
+    assert table["mean_acc"].iloc[-1] > 0.2  # above chance (0.1) after 3 epochs

@@ -76,6 +76,8 @@ def study_caption(store: RecordStore, source: str | None = None, varied: dict | 
         training.append(f"{config['optimizer']} lr {config.get('lr')}")
     if "recording" in config:
         training.append(f"{config['recording']} recording")
+    if config.get("precision", "float32") != "float32":
+        training.append(f"{config['precision']} autocast")
     parts = [f"{dataset_label(config, source)}{subsets} ({sizes})", ", ".join(training)]
     if config.get("random_labels"):
         parts.append(f"random labels (seed {config.get('label_seed', 0)})")

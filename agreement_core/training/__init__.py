@@ -32,7 +32,7 @@ from .inputs import (
     training_targets,
 )
 from .schedules import apply_schedule, learning_rate, make_optimizer, momentum_at
-from .step import decide, loss_fn, network_losses, predict, train_step
+from .step import decide, loss_fn, network_losses, precision_autocast, predict, train_step
 from .trainer import (
     GroupTrainer,
     OneNetwork,
@@ -46,7 +46,8 @@ __all__ = [
     "PRESETS", "GroupTrainer", "OneNetwork", "SplitTensors", "StreamingImages", "TrainConfig",
     "TrainingData", "apply_schedule", "build_network", "center_crop", "channel_stats",
     "data_seed", "decide", "learning_rate", "load_dataset", "loss_fn", "make_optimizer",
-    "momentum_at", "network_losses", "network_seed", "plan_groups", "predict", "preset",
+    "momentum_at", "network_losses", "network_seed", "plan_groups", "precision_autocast",
+    "predict", "preset",
     "random_crop", "random_labels", "resolve_device", "split_tensors", "to_float",
     "train_networks", "train_step", "training_targets",
 ]

@@ -27,6 +27,12 @@ from ..models import MODELS
 RECORDING_MODES = ("online", "eval")
 SCHEDULES = ("cosine", "step", "onecycle", "constant")
 OPTIMIZERS = ("sgd", "adam")
+PRECISIONS = ("float32", "bfloat16")
+
+#: Fields added after studies were first committed, with the value every earlier study
+#: implicitly had. :meth:`TrainConfig.to_dict` leaves them out at that value, so the stored
+#: configurations and the hash-named study directories of earlier studies stay valid.
+LATER_FIELDS = {"precision": "float32"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,9 @@ class TrainConfig:
     datasets; see :class:`~agreement_core.training.inputs.StreamingImages`).
     ``concurrent`` trains the networks as one grouped network where the
     architecture allows it (:mod:`agreement_core.training.grouped`).
+    ``precision`` ``"bfloat16"`` runs the forward passes (training and evaluation)
+    under ``torch.autocast`` with bfloat16 (weights, gradients and the optimizer stay
+    float32); ``"float32"`` runs everything in float32.
     """
 
     dataset: str = "cifar10"
@@ -74,11 +83,12 @@ class TrainConfig:
     recording: str = "online"
     concurrent: bool = False
     stream: bool = False
+    precision: str = "float32"
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(self.betas))  # JSON gives a list
         choices = {"arch": MODELS, "recording": RECORDING_MODES, "schedule": SCHEDULES,
-                   "optimizer": OPTIMIZERS}
+                   "optimizer": OPTIMIZERS, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 kind = "architecture" if name == "arch" else name
@@ -97,7 +107,9 @@ class TrainConfig:
             raise ConfigError("stream=True needs image_size (streamed images are resized)")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict, without :data:`LATER_FIELDS` at their original values."""
+        return {name: value for name, value in dataclasses.asdict(self).items()
+                if not (name in LATER_FIELDS and value == LATER_FIELDS[name])}
 
     def subset(self, split: str) -> int | float | None:
         """The configured subset of ``split`` (train or test)."""

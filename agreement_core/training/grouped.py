@@ -33,7 +33,7 @@ network is built exactly as alone, then packed); SGD with momentum and weight de
 elementwise, so one optimizer over the packed parameters updates every network as its own
 optimizer would; the summed per-network mean losses give each network exactly its own
 gradient. Results are not bitwise identical because grouped kernels sum in another order
-(and on CUDA bf16 autocast is used by default, ``amp=False`` turns it off).
+(and with ``precision="bfloat16"`` the forward passes run under bf16 autocast).
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ class NetworkGroup:
         The training split's channel statistics, (1, 3, 1, 1).
     device : torch.device
     amp : bool or None
-        bf16 autocast; default: on CUDA only.
+        bf16 autocast; default: as ``config.precision`` says.
     """
 
     def __init__(self, config: TrainConfig, models: Sequence[nn.Module], mean, std, device,
@@ -222,7 +222,7 @@ class NetworkGroup:
         check_arch(config.arch)
         self.config, self.mean, self.std = config, mean, std
         self.device = torch.device(device)
-        self.amp = self.device.type == "cuda" if amp is None else bool(amp)
+        self.amp = config.precision == "bfloat16" if amp is None else bool(amp)
         self.model = GroupedFastNet.from_models(models).to(self.device)
         self.model = self.model.to(memory_format=torch.channels_last)
         # SGD (momentum, weight decay) and Adam (L2 weight decay) are elementwise with one

@@ -34,6 +34,14 @@ def network_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return loss_fn(logits, targets)
 
 
+def precision_autocast(config: TrainConfig, device):
+    """``torch.autocast`` to bfloat16 on ``device`` when ``config.precision`` asks for it,
+    else None (float32 throughout)."""
+    if config.precision != "bfloat16":
+        return None
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
 def train_step(model, optimizer, inputs: torch.Tensor, targets: torch.Tensor, *,
                config: TrainConfig, step: int, total_steps: int, autocast=None):
     """One optimisation step of one network, or of a group of K trained as one.

@@ -23,6 +23,7 @@ store.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from .inputs import (
     training_targets,
 )
 from .schedules import make_optimizer
-from .step import decide, predict, train_step
+from .step import decide, precision_autocast, predict, train_step
 
 #: ``record(k, epoch, predictions, loss)``: ``predictions`` maps split -> (pred, prob) tensors
 #: of network k after ``epoch`` (1-based) epochs; ``loss`` is its mean training loss.
@@ -97,6 +98,7 @@ class OneNetwork:
 
     def __init__(self, config: TrainConfig, model: nn.Module, mean, std, device):
         self.config, self.mean, self.std = config, mean, std
+        self.device = torch.device(device)
         self.net = model.to(device)
         self.model = _AsGroup(self.net)
         self.optimizer = make_optimizer(config, self.net.parameters())
@@ -105,7 +107,7 @@ class OneNetwork:
         return 1
 
     def autocast(self):
-        return None
+        return precision_autocast(self.config, self.device)
 
     def crops(self, images: torch.Tensor, generators) -> torch.Tensor:
         return random_crop(images[0], self.config.crop, generators[0])[None]
@@ -114,8 +116,9 @@ class OneNetwork:
         return to_float(images[0], self.mean, self.std)
 
     def predict(self, images, targets, batch_size=1024):
-        pred, prob = predict(self.net, images, self.mean, self.std, targets, batch_size,
-                             crop=self.config.crop)
+        with self.autocast() or contextlib.nullcontext():
+            pred, prob = predict(self.net, images, self.mean, self.std, targets, batch_size,
+                                 crop=self.config.crop)
         return pred[None], prob[None]
 
     def states(self) -> list[dict]:
