@@ -3,7 +3,7 @@
 For every architecture and precision, in one process and side by side:
 
 - **plain**: the shortest loop that trains the network on the same uint8 images held in
-  memory: index a batch, normalise, forward (under ``torch.autocast`` for bfloat16),
+  memory: a shuffled batch, normalise, forward (under ``torch.autocast`` for bfloat16),
   cross-entropy, backward, SGD step. Nothing is recorded.
 - **trainer**: :class:`agreement_core.training.GroupTrainer` for one network, its training
   pass with online recording (the predictions and true-class probabilities of every
@@ -68,15 +68,17 @@ def _best(fn, repeats: int) -> float:
 
 
 def plain_pass(model, optimizer, images, targets, mean, std, batch_size, precision):
-    """One sweep of the plain loop over ``images`` (fixed order: the cost, not the result)."""
+    """One shuffled sweep of the plain loop over ``images``."""
     model.train()
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
                 else contextlib.nullcontext())
+    order = torch.randperm(len(images))
     for start in range(0, len(images), batch_size):
-        x = training.to_float(images[start:start + batch_size], mean, std)
+        idx = order[start:start + batch_size]
+        x = training.to_float(images[idx], mean, std)
         with autocast:
             logits = model(x)
-        loss = F.cross_entropy(logits, targets[start:start + batch_size])
+        loss = F.cross_entropy(logits, targets[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
