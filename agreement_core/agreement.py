@@ -268,7 +268,12 @@ def false_positive_agreement(predictions, correct) -> np.ndarray:
     (N,) array of bool
     """
     pred, c = _as_pair(predictions, correct)
-    return _same_label(pred, 0).all(axis=0) & ~c.any(axis=0)
+    return _false_positive(pred, c.any(axis=0))
+
+
+def _false_positive(predictions: np.ndarray, any_correct: np.ndarray) -> np.ndarray:
+    """:func:`false_positive_agreement` of validated predictions, given "anyone right"."""
+    return _same_label(predictions, 0).all(axis=0) & ~any_correct
 
 
 def epoch_agreement(record: EpochRecord) -> dict:
@@ -321,7 +326,7 @@ def _record_summary(record: EpochRecord) -> dict:
     n = row["n_examples"]
     n_any_wrong = n - row["n_all_correct"]
     # false_positive_agreement, reusing the record's cached "anyone right".
-    n_fp = int(np.count_nonzero(_same_label(pred, 0).all(axis=0) & ~record.any_correct))
+    n_fp = int(np.count_nonzero(_false_positive(pred, record.any_correct)))
     row["hacohen_agreement"] = float(hacohen_agreement(pred).mean()) if n else 0.0
     row["fp_agreement"] = n_fp / n_any_wrong if n_any_wrong else 0.0
     return {key: row[key] for key in TABLE_COLUMNS[1:]}

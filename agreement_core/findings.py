@@ -21,7 +21,7 @@ import pandas as pd
 from .agreement import agreement_table, independent_agreement
 from .correlation import categorical_agreement_shares, correlation_table
 from .records import RecordStore
-from .report import agreement_area, learning_dynamics_table
+from .report import area_above_bound, learning_dynamics_table
 
 #: The image statistics correlated with the agreed-from epoch, in the order of the tables.
 CORRELATED_STATISTICS = ("entropy", "segments", "dct_share", "sobel_edges", "soft_label_entropy")
@@ -61,7 +61,7 @@ def last_epoch_summary(stores: Mapping[str, RecordStore], *, key: str = "study"
         ``mean_acc``, ``tpa``, ``independent_tpa`` (the TPa of K independent networks
         with the same accuracies, :func:`~agreement_core.agreement.independent_agreement`),
         ``lower_bound`` and ``area_above_bound``
-        (:func:`~agreement_core.report.agreement_area`: the mean over epochs of TPa
+        (:func:`~agreement_core.report.area_above_bound`: the mean over epochs of TPa
         minus its lower bound).
 
     Raises
@@ -82,7 +82,7 @@ def last_epoch_summary(stores: Mapping[str, RecordStore], *, key: str = "study"
             accuracies = store.correct(split, epoch).mean(axis=1)
             rows.append([name, split, epoch, last["mean_acc"], last["tpa"],
                          independent_agreement(accuracies), last["lower_bound"],
-                         agreement_area(store, split)])
+                         area_above_bound(table)])  # the table read above, not again
     return pd.DataFrame(rows, columns=columns)
 
 

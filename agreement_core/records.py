@@ -311,6 +311,14 @@ def _flat_differences(old: Any, new: Any, prefix: str) -> list[str]:
     return [f"{prefix}: {_show(old)} -> {_show(new)}"]
 
 
+def _targets_path(store_path: Path, split: str) -> Path:
+    return store_path / "targets" / f"{split}.npz"
+
+
+def _targets_identity(split: str) -> dict[str, Any]:
+    return {"kind": "targets", "split": split}
+
+
 def _read_meta(path: Path) -> dict[str, Any]:
     meta_path = path / "meta.json"
     if not path.is_dir():
@@ -484,7 +492,7 @@ class RecordStore:
     def _write_targets(path: Path, split: str, ids: np.ndarray, targets: np.ndarray,
                        multilabel: bool) -> None:
         stored = np.packbits(targets, axis=1) if multilabel else targets.astype(np.int16)
-        _write_record(path / "targets" / f"{split}.npz", {"kind": "targets", "split": split},
+        _write_record(_targets_path(path, split), _targets_identity(split),
                       {"example_ids": ids, "targets": stored})
 
     def _check_same(self, meta: dict[str, Any], checked: dict[str, tuple]) -> None:
@@ -504,8 +512,7 @@ class RecordStore:
                     differ.append(f"splits[{name}].num_examples: {self.num_examples(name)} -> "
                                   f"{ids.shape[0]}")
                     continue
-                path = self.path / "targets" / f"{name}.npz"
-                if not differ and not path.exists():
+                if not differ and not _targets_path(self.path, name).exists():
                     # Same run so far: a deleted targets file is rewritten from the caller's data.
                     self._write_targets(self.path, name, ids, targets, self.multilabel)
                 if not np.array_equal(self.example_ids(name), ids):
@@ -578,8 +585,8 @@ class RecordStore:
         if split in self._example_ids:
             return
         layout = self._targets_layout(split)
-        data = _read_record(self.path / "targets" / f"{split}.npz",
-                            {"kind": "targets", "split": split}, layout, layout,
+        data = _read_record(_targets_path(self.path, split), _targets_identity(split),
+                            layout, layout,
                             verify=self.verify, remedy=_REDO_TARGETS)
         self._example_ids[split] = data["example_ids"]
         if self.multilabel:
@@ -825,11 +832,10 @@ def upgrade_store(path: str | os.PathLike) -> int:
     store = RecordStore(path, meta)
     files = []
     for split in store.splits:
-        target_file = path / "targets" / f"{split}.npz"
+        target_file = _targets_path(path, split)
         # A deleted targets file is rewritten by the training command once upgraded.
         if target_file.exists():
-            files.append((target_file, {"kind": "targets", "split": split},
-                          store._targets_layout(split)))
+            files.append((target_file, _targets_identity(split), store._targets_layout(split)))
     for k in range(store.num_networks):
         for split in store.splits:
             for t in sorted(store._present_epochs(k, split)):

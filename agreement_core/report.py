@@ -74,14 +74,19 @@ def learning_dynamics_table(store: RecordStore,
     return pd.concat(frames, ignore_index=True)
 
 
-def agreement_area(store: RecordStore, split: str) -> float:
+def area_above_bound(table: pd.DataFrame) -> float:
     """Area between the agreement curve and its lower bound: mean over epochs of TPa - Lba.
 
     The blue area of the paper's figures, per epoch; 0 when agreement is no more
-    than the lower bound forces.
+    than the lower bound forces. ``table`` is an
+    :func:`~agreement_core.agreement.agreement_table`; NaN when it has no epoch.
     """
-    table = agreement_table(store, split)
     return float((table["tpa"] - table["lower_bound"]).mean()) if len(table) else float("nan")
+
+
+def agreement_area(store: RecordStore, split: str) -> float:
+    """:func:`area_above_bound` of the agreement table of ``split``."""
+    return area_above_bound(agreement_table(store, split))
 
 
 def summarize(store: RecordStore, table: pd.DataFrame, *, top: int = 5, n_boot: int = 1000,
@@ -164,5 +169,5 @@ def easy_and_hard_examples(store: RecordStore, split: str) -> dict[str, int]:
     return {f"easy: {describe(easy)}": easy, f"hard: {describe(hard)}": hard}
 
 
-__all__ = ["DYNAMICS_COLUMNS", "agreement_area", "easy_and_hard_examples",
+__all__ = ["DYNAMICS_COLUMNS", "agreement_area", "area_above_bound", "easy_and_hard_examples",
            "learning_dynamics_table", "summarize"]

@@ -38,7 +38,7 @@ from ..training import (
     training_targets,
 )
 from ..training.curriculum import agreement_scores, compare_curricula, summarize_curricula
-from ..training.trainer import checkpoint_epoch, checkpoint_path
+from ..training.trainer import checkpoint_epoch, checkpoint_path, plan_groups
 from .workspace import Workspace
 
 #: How to get each dataset onto a machine (shown when one is missing).
@@ -162,7 +162,9 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
     def train(todo: list[int], first: bool) -> dict[int, FileLock]:
         """Train ``todo`` under their locks; return the locks other processes hold."""
         busy = {}
-        for group in [todo] if config.concurrent else [[k] for k in todo]:
+        # Locked as trained: a group together, other networks one at a time (plan_groups
+        # is the one place that decides which), so no lock is held for a network waiting.
+        for group in plan_groups(config, todo, out / "checkpoints"):
             with contextlib.ExitStack() as held:
                 mine = []
                 for k in group:
