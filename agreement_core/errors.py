@@ -14,7 +14,14 @@ class AgreementError(Exception):
     IPython (a notebook) as one line without a traceback (:meth:`_render_traceback_`).
     """
 
+    #: In a notebook, wrap the message at 88 columns instead of one line: for the stops a
+    #: page is expected to show (a missing dataset or study), whose message is a paragraph.
+    wrapped = False
+
     def _render_traceback_(self):
+        if self.wrapped:
+            return textwrap.wrap(f"{type(self).__name__}: {self}", 88, break_long_words=False,
+                                 break_on_hyphens=False)
         # One line, unwrapped: a notebook's reader (and a test) sees exactly what was wrong.
         return [f"{type(self).__name__}: {one_line(str(self))}"]
 
@@ -36,11 +43,6 @@ def one_line(message: str) -> str:
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
-def _wrapped(message: str) -> list[str]:
-    """The lines IPython shows for one of our stops: the message, wrapped, no traceback."""
-    return textwrap.wrap(message, 88, break_long_words=False, break_on_hyphens=False)
-
-
 class DatasetUnavailable(AgreementError):
     """A dataset a figure needs is not on this machine.
 
@@ -48,12 +50,10 @@ class DatasetUnavailable(AgreementError):
     plainly what is missing and how to get it.
     """
 
-    def _render_traceback_(self):
-        return _wrapped(f"DatasetUnavailable: {self}")
+    wrapped = True
 
 
 class StudyMissing(AgreementError):
     """The results a figure needs have not been computed (and training was not asked for)."""
 
-    def _render_traceback_(self):
-        return _wrapped(f"StudyMissing: {self}")
+    wrapped = True
