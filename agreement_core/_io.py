@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
@@ -76,13 +75,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def save_npz(path: str | os.PathLike, compress: bool = True, **arrays: np.ndarray) -> None:
-    """Save arrays to ``path`` (``.npz``), atomically; zlib-compressed by default."""
-    saver = np.savez_compressed if compress else np.savez
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        saver(fh, **arrays)
 
 
 def check_table_path(path: str | os.PathLike) -> Path:
