@@ -33,10 +33,14 @@ HOLDER = textwrap.dedent("""
     from agreement_core._locks import FileLock
     lock = FileLock(sys.argv[1])
     assert lock.acquire(timeout=0)
+    ready_r, ready_w = os.pipe()
     child = os.fork() if sys.argv[2] == "fork" else None
     if child == 0:
+        os.write(ready_w, b"x")  # os.fork has returned here: the fork hooks have run
         time.sleep(120)
         os._exit(0)
+    if child:
+        os.read(ready_r, 1)  # report the child only once it is running
     print("held", child, flush=True)
     time.sleep(float(sys.argv[3]))
     lock.release()
