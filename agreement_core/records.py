@@ -7,8 +7,11 @@ directory (see ``docs/records.md`` for the reasons)::
     targets/<split>.npz               example_ids int64 (N,), targets int16 (N,)
                                       or bit-packed uint8 (N, ceil(C/8)) for multi-label
     net<k:03d>/<split>/epoch<t:04d>.npz
-                                      pred int16 (N,) or bit-packed uint8 (N, ceil(C/8)),
-                                      optionally true_prob float16 (N,)
+                                      "plain" encoding: pred int16 (N,) or bit-packed uint8
+                                      (N, ceil(C/8)), optionally true_prob float16 (N,);
+                                      "compact" encoding: correct, bit-packed uint8
+                                      (ceil(N/8),), and wrong_pred, the predictions of the
+                                      examples got wrong only (uint8 when C <= 256)
 
 Every ``.npz`` carries a header in its zip archive comment: JSON with the file's identity
 (network, split, epoch; for targets the split) and the dtype, shape and CRC-32 of each array,
@@ -48,10 +51,16 @@ from ._io import atomic_path, write_json
 from .data.labels import is_correct
 from .errors import RecordStoreError
 
-__all__ = ["SCHEMA_VERSION", "EpochRecord", "RecordStore", "upgrade_store"]
+__all__ = ["ENCODINGS", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
+           "upgrade_store"]
 
 # 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
 SCHEMA_VERSION = 2
+
+#: How epoch files hold the predictions: "plain" (every prediction, optionally the
+#: true-class probability) or "compact" (correctness bits plus the wrong predictions; the
+#: same predictions, about a fifth of the bytes; no probability). docs/records.md.
+ENCODINGS = ("plain", "compact")
 
 # int16 predictions and targets: enough for ImageNet-21k-sized label spaces, half of int32.
 _MAX_CLASSES = int(np.iinfo(np.int16).max) + 1
@@ -206,14 +215,20 @@ def _decode(path: Path, names: Iterable[str], remedy: str
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [name for name in names if name not in data.files]
+            comment = data.zip.comment
             if not missing:
-                return {name: data[name] for name in names}, data.zip.comment
+                return {name: data[name] for name in names}, comment
     # A damaged zip/npy fails in many ways (zlib.error, BadZipFile, EOFError, ValueError from
     # the npy header, NotImplementedError for a garbled compression method, MemoryError for a
     # garbled shape, ...); to the user they all mean the same.
     except Exception as exc:
         raise RecordStoreError(f"record file {path} is corrupt or truncated "
                                f"({_error_name(exc)}: {exc}); {remedy}") from exc
+    if "pred" in missing and b'"correct"' in comment:
+        store = path.parents[2]
+        raise RecordStoreError(f"record file {path} holds arrays in the compact encoding but "
+                               f"its store's meta.json says plain (an interrupted compaction?); "
+                               f"finish it: python -m agreement_core compact {str(store)!r}")
     raise RecordStoreError(f"record file {path} lacks array {missing[0]!r}; {remedy}")
 
 
@@ -286,7 +301,10 @@ def _check_layout(path: Path, arrays: Mapping[str, np.ndarray],
     """Raise unless each of ``arrays`` has the dtype and shape that meta.json implies."""
     for key, array in arrays.items():
         dtype, shape = expected[key]
-        if array.shape != shape or array.dtype != dtype:
+        # -1: a length the data decides (the wrong predictions of a compact file).
+        fits = len(array.shape) == len(shape) and all(
+            want in (-1, got) for got, want in zip(array.shape, shape, strict=True))
+        if not fits or array.dtype != dtype:
             raise RecordStoreError(f"record file {path}: {key} is {array.dtype} {array.shape}, "
                                    f"expected {np.dtype(dtype)} {shape}; {remedy}")
 
@@ -349,6 +367,8 @@ class RecordStore:
     num_networks, num_epochs, num_classes : int
     splits : list of str
     multilabel, with_true_prob : bool
+    encoding : str
+        How the epoch files hold the predictions (:data:`ENCODINGS`).
     config : dict
         The full run configuration recorded at creation.
     seeds : list or None
@@ -367,6 +387,10 @@ class RecordStore:
         self.num_classes = int(meta["num_classes"])
         self.multilabel = bool(meta["multilabel"])
         self.with_true_prob = bool(meta["with_true_prob"])
+        self.encoding = meta.get("encoding", "plain")
+        if self.encoding not in ENCODINGS:
+            raise RecordStoreError(f"{self.path / 'meta.json'}: unknown encoding "
+                                   f"{self.encoding!r}; known: {', '.join(ENCODINGS)}")
         self.config = meta.get("config") or {}
         self.seeds = meta.get("seeds")
         self._targets: dict[str, np.ndarray] = {}
@@ -385,6 +409,7 @@ class RecordStore:
         num_classes: int,
         multilabel: bool = False,
         with_true_prob: bool = False,
+        encoding: str = "plain",
         config: Mapping[str, Any] | None = None,
         seeds: Iterable[int] | None = None,
         exist_ok: bool = False,
@@ -405,7 +430,11 @@ class RecordStore:
         multilabel : bool
             Multi-label records (predicted label sets, exact-match correctness).
         with_true_prob : bool
-            Whether every epoch file also holds the probability of the true class.
+            Whether every epoch file also holds the probability of the true class (plain
+            encoding only).
+        encoding : {"plain", "compact"}
+            How epoch files hold the predictions (:data:`ENCODINGS`, docs/records.md):
+            "compact" keeps the same predictions in about a fifth of the bytes.
         config : mapping, optional
             The full run configuration (JSON-serialisable); recorded in ``meta.json``.
         seeds : iterable of int, optional
@@ -432,6 +461,11 @@ class RecordStore:
                              f"got {num_classes!r}")
         if not splits:
             raise ValueError("splits must name at least one split")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
+        if encoding == "compact" and with_true_prob:
+            raise ValueError("the compact encoding keeps no true_prob; "
+                             "use encoding='plain' with with_true_prob=True")
         checked = {
             str(name): cls._check_split(str(name), ids, targets, int(num_classes), multilabel)
             for name, (ids, targets) in splits.items()
@@ -446,6 +480,8 @@ class RecordStore:
             "num_classes": int(num_classes),
             "multilabel": bool(multilabel),
             "with_true_prob": bool(with_true_prob),
+            # Written only when not plain, so plain stores keep their meta.json unchanged.
+            **({"encoding": encoding} if encoding != "plain" else {}),
             "config": _json_normalise(dict(config) if config is not None else {}),
             "seeds": seeds_list,
             "versions": _library_versions(),
@@ -503,6 +539,8 @@ class RecordStore:
         """
         differ = [f"{key}: {_show(self.meta.get(key, _ABSENT))} -> {_show(meta[key])}"
                   for key in _RESUME_KEYS if self.meta.get(key) != meta[key]]
+        if self.encoding != meta.get("encoding", "plain"):
+            differ.append(f"encoding: {self.encoding} -> {meta.get('encoding', 'plain')}")
         differ += _flat_differences(self.meta.get("config", _ABSENT), meta["config"], "config")
         if set(self.splits) != set(checked):
             differ.append(f"splits: {sorted(self.splits)} -> {sorted(checked)}")
@@ -645,7 +683,7 @@ class RecordStore:
                                  f"got {pred.shape}")
             if pred.dtype != np.bool_:
                 raise TypeError(f"{where}: multi-label predictions must be bool, got {pred.dtype}")
-            arrays = {"pred": np.packbits(pred, axis=1)}
+            stored = np.packbits(pred, axis=1)
         else:
             if pred.shape != (n,):
                 raise ValueError(f"{where}: predictions must have shape {(n,)}, got {pred.shape}")
@@ -655,7 +693,14 @@ class RecordStore:
                 bad = pred[(pred < 0) | (pred >= self.num_classes)][0]
                 raise ValueError(f"{where}: predicted class {bad} outside "
                                  f"[0, {self.num_classes})")
-            arrays = {"pred": pred.astype(np.int16)}
+            stored = pred.astype(self._class_dtype)
+        if self.encoding == "compact":
+            self._load_targets(split)
+            correct = is_correct(pred, self._targets[split])
+            arrays = {"correct": np.packbits(correct, bitorder="little"),
+                      "wrong_pred": stored[~correct]}
+        else:
+            arrays = {"pred": stored}
         if self.with_true_prob:
             if true_prob is None:
                 raise ValueError(f"{where}: the store records true_prob; pass true_prob")
@@ -713,9 +758,19 @@ class RecordStore:
     def _epoch_identity(network: int, split: str, epoch: int) -> dict[str, Any]:
         return {"kind": "epoch", "network": int(network), "split": split, "epoch": int(epoch)}
 
+    @property
+    def _class_dtype(self) -> np.dtype:
+        """How a predicted class is stored: int16 (plain), uint8 where it fits (compact)."""
+        small = self.encoding == "compact" and self.num_classes <= 256
+        return np.dtype(np.uint8 if small else np.int16)
+
     def _epoch_layout(self, split: str) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
-        """Dtype and shape of each array of an epoch file of ``split``."""
+        """Dtype and shape of each array of an epoch file of ``split`` (-1: data-dependent)."""
         n = self.num_examples(split)
+        if self.encoding == "compact":
+            wrong = ((np.dtype(np.uint8), (-1, (self.num_classes + 7) // 8)) if self.multilabel
+                     else (self._class_dtype, (-1,)))
+            return {"correct": (np.dtype(np.uint8), ((n + 7) // 8,)), "wrong_pred": wrong}
         layout = {"pred": (np.dtype(np.uint8), (n, (self.num_classes + 7) // 8))
                   if self.multilabel else (np.dtype(np.int16), (n,))}
         if self.with_true_prob:
@@ -729,9 +784,35 @@ class RecordStore:
                             self._epoch_identity(network, split, epoch),
                             self._epoch_layout(split), keys, verify=self.verify)
 
+    def _decode_compact(self, split: str, path_of, files: list[dict[str, np.ndarray]]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """(predictions, correct) of K compact files: the target where correct, else the
+        stored wrong prediction (bit-packed label sets stay packed)."""
+        n = self.num_examples(split)
+        self._load_targets(split)
+        correct = np.stack([np.unpackbits(f["correct"], count=n, bitorder="little")
+                            for f in files]).astype(bool)
+        targets = self._targets[split]
+        stored = np.packbits(targets, axis=1) if self.multilabel else targets.astype(np.int16)
+        pred = np.broadcast_to(stored, (len(files), *stored.shape)).copy()
+        for k, f in enumerate(files):
+            wrong = ~correct[k]
+            if f["wrong_pred"].shape[0] != np.count_nonzero(wrong):
+                raise RecordStoreError(
+                    f"record file {path_of(k)} holds {f['wrong_pred'].shape[0]} wrong "
+                    f"predictions for {np.count_nonzero(wrong)} examples marked wrong; "
+                    f"{_REDO_EPOCH}")
+            pred[k][wrong] = f["wrong_pred"]
+        return pred, correct
+
     def read_predictions(self, network: int, split: str, epoch: int) -> np.ndarray:
         """Predictions of one network: int16 (N,) classes or bool (N, C) label sets."""
-        pred = self._read(network, split, epoch, "pred")["pred"]
+        if self.encoding == "compact":
+            files = [self._read(network, split, epoch, "correct", "wrong_pred")]
+            pred = self._decode_compact(
+                split, lambda _: self._epoch_path(network, split, epoch), files)[0][0]
+        else:
+            pred = self._read(network, split, epoch, "pred")["pred"]
         if self.multilabel:
             return np.unpackbits(pred, axis=1, count=self.num_classes).astype(bool)
         return pred
@@ -750,18 +831,23 @@ class RecordStore:
         return self._read(network, split, epoch, "true_prob")["true_prob"]
 
     def _epoch_record(self, split: str, epoch: int) -> EpochRecord:
-        keys = ("pred", "true_prob") if self.with_true_prob else ("pred",)
+        keys = tuple(self._epoch_layout(split))
         # zlib releases the GIL: the K files of an epoch decompress in parallel.
         if self._readers is None:
             self._readers = ThreadPoolExecutor(min(self.num_networks, os.cpu_count() or 1))
         files = list(self._readers.map(lambda k: self._read(k, split, epoch, *keys),
                                        range(self.num_networks)))
-        packed = np.stack([f["pred"] for f in files])
         true_prob = np.stack([f["true_prob"] for f in files]) if self.with_true_prob else None
+        if self.encoding == "compact":
+            packed, correct = self._decode_compact(
+                split, lambda k: self._epoch_path(k, split, epoch), files)
+        else:
+            packed, correct = np.stack([f["pred"] for f in files]), None
         self._load_targets(split)
         preds = (np.unpackbits(packed, axis=-1, count=self.num_classes).astype(bool)
                  if self.multilabel else packed)
-        correct = is_correct(preds, self._targets[split])
+        if correct is None:
+            correct = is_correct(preds, self._targets[split])
         return EpochRecord(epoch=epoch, predictions=preds, correct=correct, true_prob=true_prob)
 
     def correct(self, split: str, epoch: int) -> np.ndarray:
@@ -857,4 +943,58 @@ def upgrade_store(path: str | os.PathLike) -> int:
     # meta.json last: only now may the store be opened.
     write_json(path / "meta.json", {**meta, "schema_version": SCHEMA_VERSION,
                                     "upgraded": upgraded})
+    return rewritten
+
+
+def compact_store(path: str | os.PathLike) -> int:
+    """Rewrite a plain-encoded store in place in the compact encoding (same predictions).
+
+    Every epoch file is rewritten atomically as its correctness bits plus the predictions of
+    the examples it gets wrong, read back and checked equal to the plain predictions before
+    the next one; ``meta.json`` goes last, so until then the store stays plain. An
+    interrupted compaction is simply run again (files already compact are verified and
+    kept). The probability of the true class (``true_prob``), if recorded, is dropped; the
+    ``compacted`` entry of ``meta.json`` says so. No process may train into the store
+    meanwhile (the CLI's ``compact`` command holds the networks' locks).
+
+    Parameters
+    ----------
+    path : path-like
+        Directory of the store.
+
+    Returns
+    -------
+    int
+        Number of epoch files rewritten (0 when the store was already compact).
+
+    Raises
+    ------
+    RecordStoreError
+        Not a store, or a record file that is unreadable or fails its checks.
+    """
+    plain = RecordStore.open(path)
+    if plain.encoding == "compact":
+        return 0
+    meta = {**plain.meta, "encoding": "compact", "with_true_prob": False}
+    compact = RecordStore(plain.path, meta)
+    rewritten = 0
+    for k in range(plain.num_networks):
+        for split in plain.splits:
+            for t in sorted(plain._present_epochs(k, split)):
+                if not 1 <= t <= plain.num_epochs:
+                    continue
+                _, raw = _decode(plain._epoch_path(k, split, t), [], _REDO_EPOCH)
+                if raw and "correct" in json.loads(raw).get("arrays", {}):
+                    compact.read_predictions(k, split, t)  # compacted before an interruption
+                    continue
+                pred = plain.read_predictions(k, split, t)
+                compact.write_epoch(k, split, t, pred)
+                if not np.array_equal(compact.read_predictions(k, split, t), pred):
+                    raise RecordStoreError(f"compacting {compact._epoch_path(k, split, t)} "
+                                           "changed its predictions; the store is left plain")
+                rewritten += 1
+    meta["compacted"] = {
+        "from_encoding": "plain", "dropped": ["true_prob"] if plain.with_true_prob else [],
+        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    write_json(plain.path / "meta.json", meta)  # last: only now is the store compact
     return rewritten

@@ -27,6 +27,15 @@ class Profile:
     ``cifar10`` study with that one field changed); ``statistics`` maps a
     dataset to ``compute_statistics`` options (``subset``, ``downsample``);
     ``curriculum`` holds the curriculum experiment's settings.
+
+    ``seed_groups`` are further seeds of the ``cifar10`` study (roles
+    ``cifar10-seed<s>``): independent groups of K networks, for intervals over network
+    seeds; each must be at least K away from every other (network k uses ``seed + k``).
+    ``arch_settings`` holds fields an architecture of the ablation changes besides
+    ``arch`` (fewer epochs for a slow network). ``scaled_lr_batch_sizes`` are batch sizes
+    trained a second time with the learning rate scaled linearly from the ``cifar10``
+    study's (roles ``cifar10-batch<b>-scaled-lr``), beside the fixed-rate ablation.
+    ``encoding`` is the record stores' (:data:`~agreement_core.records.ENCODINGS`).
     """
 
     name: str
@@ -36,22 +45,56 @@ class Profile:
     batch_sizes: tuple[int, ...]
     statistics: dict[str, dict]
     curriculum: dict = field(default_factory=dict)
+    seed_groups: tuple[int, ...] = ()
+    arch_settings: dict[str, dict] = field(default_factory=dict)
+    scaled_lr_batch_sizes: tuple[int, ...] = ()
+    encoding: str = "plain"
+
+    def __post_init__(self):
+        main = self.studies.get("cifar10", {})
+        seeds = sorted({main.get("seed", 0), *self.seed_groups})
+        k = main.get("num_networks", 5)
+        if any(b - a < k for a, b in zip(seeds, seeds[1:], strict=False)):
+            raise ConfigError(f"profile {self.name!r}: seed groups {seeds} must be at least "
+                              f"K={k} apart (network k is seeded seed + k)")
 
     def config(self, role: str, **overrides) -> TrainConfig:
-        """The TrainConfig of ``role`` with ``overrides`` (None values are ignored)."""
+        """The TrainConfig of ``role`` with ``overrides`` (None values are ignored).
+
+        An ``arch`` override also applies that architecture's :attr:`arch_settings`.
+        """
         if role not in self.studies:
             raise ConfigError(f"profile {self.name!r} has no study {role!r}; "
                               f"it has {', '.join(self.studies)}")
-        fields = {**self.studies[role], **{k: v for k, v in overrides.items() if v is not None}}
-        return TrainConfig(**fields)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = self.arch_settings.get(given.get("arch"), {})
+        return TrainConfig(**{**self.studies[role], **settings, **given})
+
+    def seed_group_configs(self) -> dict[int, TrainConfig]:
+        """The ``cifar10`` study once per seed group (seed -> config), its own seed first."""
+        main = self.config("cifar10")
+        return {main.seed: main,
+                **{seed: self.config("cifar10", seed=seed) for seed in self.seed_groups}}
+
+    def scaled_lr_config(self, batch_size: int) -> TrainConfig:
+        """The ``cifar10`` study at ``batch_size`` with the learning rate scaled linearly."""
+        main = self.config("cifar10")
+        return self.config("cifar10", batch_size=batch_size,
+                           lr=main.lr * batch_size / main.batch_size)
 
     def configs(self) -> dict[str, TrainConfig]:
-        """Every study the profile trains: the roles, then the CIFAR-10 ablations."""
-        out = {role: self.config(role) for role in self.studies}
+        """Every study the profile trains, in the order they are trained: the ``cifar10``
+        study and its seed groups, the architecture ablation, the other roles, the batch
+        sizes (fixed, then scaled learning rate)."""
+        out = {f"cifar10-seed{seed}" if seed != self.config("cifar10").seed else "cifar10":
+               config for seed, config in self.seed_group_configs().items()}
         for arch in self.architectures:
             out.setdefault(f"cifar10-{arch}", self.config("cifar10", arch=arch))
+        out.update({role: self.config(role) for role in self.studies if role not in out})
         for batch in self.batch_sizes:
             out.setdefault(f"cifar10-batch{batch}", self.config("cifar10", batch_size=batch))
+        for batch in self.scaled_lr_batch_sizes:
+            out.setdefault(f"cifar10-batch{batch}-scaled-lr", self.scaled_lr_config(batch))
         # One directory per distinct configuration, whatever role asked for it.
         seen, unique = set(), {}
         for role, config in out.items():
@@ -62,6 +105,20 @@ class Profile:
 
 
 _CPU = dict(PRESETS["default"])  # fastnet_small, K=5, 10 epochs, 500/100 images per class
+_DEFAULT_STUDIES = {
+    "imagenet": dict(dataset="imagenette", arch="fastnet_small", num_networks=5, epochs=10,
+                     image_size=64, crop=56, train_subset=260, test_subset=50),
+    "voc": dict(dataset="voc", arch="fastnet_small", num_networks=5, epochs=10, batch_size=128,
+                image_size=64, crop=56, train_subset=None, test_subset=None),
+    "kth": dict(dataset="kth", arch="fastnet_small", num_networks=5, epochs=10, batch_size=64,
+                optimizer="adam", lr=2e-3, betas=(0.9, 0.999), weight_decay=1e-5,
+                schedule="onecycle", image_size=64, crop=56, train_subset=None,
+                test_subset=None),
+}
+# The paper's CIFAR-10 protocol (SGD 0.9, wd 5e-4, cosine 0.1 -> 5e-4, batch 128, no
+# augmentation) on all 60,000 images, in bfloat16 (docs/training.md: same results as float32).
+_FULL = dict(dataset="cifar10", arch="vgg11_narrow", num_networks=5, epochs=15,
+             train_subset=None, test_subset=None, precision="bfloat16")
 PROFILES: dict[str, Profile] = {
     "default": Profile(
         name="default",
@@ -87,6 +144,35 @@ PROFILES: dict[str, Profile] = {
         architectures=("lenet5_bn", "fastnet_small"),
         batch_sizes=(64, 128, 512),
         statistics={"cifar10": dict(subset=500), "imagenette": dict(subset=260, downsample=128),
+                    "voc": dict(subset=None, downsample=128),
+                    "kth": dict(subset=None, downsample=None)},
+        curriculum=dict(train_subset=100, test_subset=100, num_networks=3, epochs=12,
+                        modes=("curriculum", "anti", "random", "standard")),
+    ),
+    "full": Profile(
+        name="full",
+        description="CIFAR-10 in full (50,000 train / 10,000 test images) on a 2-core CPU: "
+                    "four architecture families of K=5 networks, three seed groups, random "
+                    "labels, batch sizes with fixed and scaled learning rates; bfloat16",
+        studies={
+            "cifar10": _FULL,
+            "cifar10-random-labels": {**_FULL, "random_labels": True, "lr": 0.001,
+                                      "epochs": 60},
+            "cifar10-eval": {**_FULL, "recording": "eval"},
+            "imagenet": _DEFAULT_STUDIES["imagenet"],
+            "voc": _DEFAULT_STUDIES["voc"],
+            "kth": _DEFAULT_STUDIES["kth"],
+        },
+        seed_groups=(5, 10),
+        # The four families; vgg11_narrow is the main study. DenseNet-BC-40 trains at ~180
+        # images/s here (4.6 min per network-epoch), so it gets 10 epochs, not 15.
+        architectures=("lenet5_bn", "vgg11_narrow", "resnet20", "densenet_bc_40"),
+        arch_settings={"densenet_bc_40": {"epochs": 10}},
+        batch_sizes=(64, 128, 512),
+        scaled_lr_batch_sizes=(64, 512),
+        # Committed results must stay small (60,000 examples x 5 networks x 15 epochs each).
+        encoding="compact",
+        statistics={"cifar10": dict(subset=None), "imagenette": dict(subset=260, downsample=128),
                     "voc": dict(subset=None, downsample=128),
                     "kth": dict(subset=None, downsample=None)},
         curriculum=dict(train_subset=100, test_subset=100, num_networks=3, epochs=12,

@@ -109,8 +109,8 @@ def store_recorder(store: RecordStore):
     """The trainer's per-epoch callback: write the epoch's records, print its summary line."""
     def record(k: int, epoch: int, predictions: dict, loss: float) -> None:
         for split, (pred, prob) in predictions.items():
-            store.write_epoch(k, split, epoch, pred.cpu().numpy(),
-                              true_prob=prob.float().cpu().numpy().astype(np.float16))
+            prob = prob.float().cpu().numpy().astype(np.float16) if store.with_true_prob else None
+            store.write_epoch(k, split, epoch, pred.cpu().numpy(), true_prob=prob)
         tqdm.write(epoch_summary_line(store, k, epoch, loss))
     return record
 
@@ -121,8 +121,8 @@ def network_lock(out: str | Path, k: int) -> FileLock:
 
 
 def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | None = None,
-                device: str | None = None, networks=None, progress: bool = True
-                ) -> RecordStore:
+                device: str | None = None, networks=None, progress: bool = True,
+                encoding: str = "plain") -> RecordStore:
     """Train the study's networks (all, or the given indices) and return its record store.
 
     Rerunning the same command resumes: finished networks are skipped and an
@@ -135,6 +135,10 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
     again once this call's other networks are done: finished by the other process,
     taken over if that process has stopped, or reported as still in progress. The
     store returned may then lack that network; rerun to complete it.
+
+    ``encoding`` is the store's (:data:`~agreement_core.records.ENCODINGS`): ``"plain"``
+    records every prediction and the true-class probability, ``"compact"`` the same
+    predictions in about a fifth of the bytes, without the probability.
     """
     out = Path(out)
     device = resolve_device(device)
@@ -147,7 +151,7 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
         splits={"train": (train_set.example_ids, y_train),
                 "test": (test_set.example_ids, test_set.targets)},
         num_classes=train_set.num_classes, multilabel=train_set.multilabel,
-        with_true_prob=True, config=config.to_dict(),
+        with_true_prob=encoding == "plain", encoding=encoding, config=config.to_dict(),
         seeds=[config.seed + k for k in range(config.num_networks)], exist_ok=True)
     data = None
 
@@ -247,7 +251,8 @@ def load_study(config: TrainConfig, workspace: Workspace, *, train: bool = False
             f"profile's studies, or pass -p train_missing True to the notebook to train this "
             f"one here.")
     require_dataset(config.dataset, workspace.locations)
-    store = train_study(config, path, locations=workspace.locations, progress=progress)
+    store = train_study(config, path, locations=workspace.locations, progress=progress,
+                        encoding=workspace.profile.encoding)
     if is_complete(path):  # not while another job still trains one of its networks
         shutil.rmtree(path / "checkpoints", ignore_errors=True)  # resume state; not a result
     return store
