@@ -43,7 +43,8 @@ from .plots import agreement_figure
 from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
 from .report import learning_dynamics_table, summarize
 from .statistics import compute_statistics, read_statistics_tables, statistics_table_path
-from .study import PROFILES, study_caption, train_study
+from .study import PROFILES, Workspace, study_caption, train_study
+from .study.claims import write_claims
 from .study.launch import LAUNCHERS, load_grid, run_grid
 from .study.runs import network_lock
 from .training import PRESETS, TrainConfig
@@ -466,6 +467,29 @@ def run_compact(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ claims
+def add_claims(commands) -> None:
+    claims = commands.add_parser(
+        "claims", help="the paper's CIFAR-10 claims: our numbers, intervals, verdicts",
+        description="Compute the claims table of a profile from its finished studies (every "
+                    "claim the paper makes about CIFAR-10, our number with a bootstrap interval "
+                    "over examples and the range over seed groups, and a verdict), write it to "
+                    "<results>/<profile>/claims.csv and print it.")
+    claims.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                        help="(default: %(default)s)")
+    claims.add_argument("--n-boot", type=int, default=200,
+                        help="bootstrap resamples over examples (default: %(default)s)")
+    add_data_options(claims)
+
+
+def run_claims(args) -> int:
+    table = write_claims(Workspace.open(args.profile, locations_of(args)), n_boot=args.n_boot)
+    shown = table.drop(columns=["claim", "paper"]).round(3)
+    with pd.option_context("display.width", 250, "display.max_colwidth", 70):
+        print(shown.to_string(index=False))
+    return 0
+
+
 # ------------------------------------------------------------------ build
 def add_build(commands) -> None:
     build = commands.add_parser(
@@ -509,6 +533,7 @@ def run_build(args) -> int:
 COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "stats": (add_stats, run_stats), "report": (add_report, run_report),
             "upgrade": (add_upgrade, run_upgrade), "compact": (add_compact, run_compact),
+            "claims": (add_claims, run_claims),
             "build": (add_build, run_build)}
 
 

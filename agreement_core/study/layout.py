@@ -6,6 +6,7 @@ Layout of ``<results root>/<profile>/``::
     statistics/<dataset>-<split>.parquet
     dynamics/<dataset>-<arch>-<hash>.parquet   learning-dynamics tables (one row per example)
     curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
+    claims.csv                          the paper's claims, our numbers, verdicts
 
 A study's directory is named by a hash of its whole configuration, so a notebook that asks
 for ``arch="resnet50"`` finds exactly the study trained with that configuration.
@@ -48,6 +49,11 @@ class ResultsLayout:
     def dynamics_path(self, config: TrainConfig) -> Path:
         """The learning-dynamics table of ``config``'s study."""
         return self.root / "dynamics" / f"{study_slug(config)}.parquet"
+
+    @property
+    def claims_path(self) -> Path:
+        """The claims table (:func:`agreement_core.study.claims.write_claims`)."""
+        return self.root / "claims.csv"
 
     @property
     def curriculum_dir(self) -> Path:

@@ -34,9 +34,11 @@ from papermill.exceptions import PapermillExecutionError
 from .._io import atomic_path
 from ..errors import AgreementError
 from ..locations import Locations
+from .claims import write_claims
 from .runs import (
     compute_profile_statistics,
     dataset_available,
+    is_complete,
     run_curriculum,
     train_profile,
     write_dynamics,
@@ -187,6 +189,10 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
             write_dynamics(workspace, say=_say)
             if present.get("cifar10"):
                 run_curriculum(workspace, progress=progress)
+        with _timed("claims", timings):
+            if is_complete(workspace.layout.study_dir(workspace.profile.config("cifar10"))):
+                write_claims(workspace)
+                _say(f"  claims: {workspace.layout.claims_path}")
     if execute:
         with _timed("notebooks", timings):
             execute_notebooks(workspace, only=notebooks)

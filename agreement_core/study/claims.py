@@ -1,0 +1,74 @@
+"""The claims table of a profile: its studies gathered, the table computed and written.
+
+:func:`agreement_core.claims.claims_table` computes; this module knows which of the profile's
+studies each claim needs (the main study's seed groups, the architecture families, the mixed
+group, random labels, the batch sizes) and where the table is written
+(``<results>/<profile>/claims.csv``), so the book and the closing notes cite the same numbers.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .._io import write_table
+from ..claims import claims_table
+from ..records import RecordStore
+from .figures import open_study
+from .runs import is_complete
+from .workspace import Workspace
+
+
+def _finished(workspace: Workspace, config) -> RecordStore | None:
+    path = workspace.layout.study_dir(config)
+    return RecordStore.open(path) if is_complete(path) else None
+
+
+def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.DataFrame:
+    """The claims table of ``workspace``'s profile from its finished studies.
+
+    The main study's seed groups that are finished give the seed range (the first seed group
+    must be finished); architectures, random labels and batch sizes without finished results
+    get the verdict "not run yet". The mixed group is network 0 of every architecture trained
+    for as many epochs as the main study.
+    """
+    profile = workspace.profile
+    main = {}
+    for seed_group, config in profile.seed_group_configs().items():
+        store = _finished(workspace, config)
+        if store is not None:
+            main[seed_group] = open_study("cifar10", profile.name, seed=seed_group,
+                                          locations=workspace.locations)
+    if not main:
+        raise ValueError(f"profile {profile.name!r}: the main study has no finished results")
+    base = profile.config("cifar10")
+    architectures = {arch: _finished(workspace, profile.config("cifar10", arch=arch))
+                     for arch in profile.architectures}
+    mixed = [store for arch, store in architectures.items()
+             if store is not None and store.num_epochs == base.epochs]
+    random_labels = _finished(workspace, profile.config("cifar10-random-labels"))
+    small, large = min(profile.batch_sizes), max(profile.batch_sizes)
+    batch_sizes = {f"fixed lr {base.lr:g}": (
+        _finished(workspace, profile.config("cifar10", batch_size=small)),
+        _finished(workspace, profile.config("cifar10", batch_size=large)))}
+    if profile.scaled_lr_batch_sizes:
+        small_s, large_s = min(profile.scaled_lr_batch_sizes), max(profile.scaled_lr_batch_sizes)
+        batch_sizes["lr scaled with batch"] = (
+            _finished(workspace, profile.scaled_lr_config(small_s)),
+            _finished(workspace, profile.scaled_lr_config(large_s)))
+    statistics = next(iter(main.values())).statistics
+    edges = next((c for c in ("crisp_edges", "sobel_edges")
+                  if any(c in table for table in statistics.values())), "sobel_edges")
+    return claims_table(main, architectures=architectures,
+                        mixed=mixed if len(mixed) > 1 else None, random_labels=random_labels,
+                        batch_sizes=batch_sizes, edge_statistic=edges, n_boot=n_boot,
+                        seed=seed)
+
+
+def write_claims(workspace: Workspace, **options) -> pd.DataFrame:
+    """Compute the profile's claims table and write it to its ``claims.csv``."""
+    table = profile_claims(workspace, **options)
+    write_table(table, workspace.layout.claims_path)
+    return table
+
+
+__all__ = ["profile_claims", "write_claims"]
