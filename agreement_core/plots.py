@@ -380,6 +380,43 @@ def show_statistic_panels_per_study(studies: dict, split: str, columns: dict, **
                                   **kwargs), study.caption)
 
 
+#: Background of each verdict in the claims table (colour-blind-safe, light enough for text).
+VERDICT_COLOURS = {"reproduced": "#d9f0d3", "differs": "#fbd3c6",
+                   "not testable here": "#e8e8e8", "not run yet": "#fff3bf"}
+
+
+def claims_view(table: pd.DataFrame):
+    """The claims table as the book shows it: one line per claim, the number with its
+    interval over examples and its range over seed groups, the verdict coloured.
+
+    ``table`` has the columns of :data:`agreement_core.claims.CLAIM_COLUMNS`; returns a
+    pandas ``Styler``.
+    """
+    def number(value, low, high, fmt="{:+.3f}"):
+        if pd.isna(value):
+            return ""
+        text = fmt.format(value)
+        return text if pd.isna(low) else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
+
+    shown = pd.DataFrame({
+        "claim (paper)": table["claim"] + " (" + table["paper"] + ")",
+        "study": table["study"],
+        "measure": table["measure"],
+        "ours [95% CI over examples]": [number(*r) for r in
+                                        table[["value", "ci_low", "ci_high"]].itertuples(
+                                            index=False)],
+        "seed groups (min to max)": [
+            "" if n < 2 else f"{lo:+.3f} to {hi:+.3f} ({n})" for lo, hi, n in
+            table[["seed_min", "seed_max", "n_seed_groups"]].itertuples(index=False)],
+        "verdict": table["verdict"],
+        "note": table["note"].fillna(""),
+    })
+    return (shown.style.hide(axis="index")
+            .map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}",
+                 subset=["verdict"])
+            .set_properties(**{"text-align": "left", "white-space": "normal"}))
+
+
 def show_unavailable(reasons: dict) -> None:
     """Print one line ``"<name>: <reason>"`` per entry; nothing when there is none.
 

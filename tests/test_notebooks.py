@@ -23,6 +23,7 @@ STANDARD_DEFAULTS = {"profile": "default", "results_dir": None, "data_root": Non
 
 #: Parameters a notebook adds to the standard ones.
 OWN_PARAMETERS = {
+    "claims": {"n_boot"},
     "correlation_table": {"n_boot"},
     "fig8_batch_sizes": {"batch_sizes"},
     "fig9_architectures": {"architectures"},

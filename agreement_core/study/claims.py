@@ -8,14 +8,23 @@ group, random labels, the batch sizes) and where the table is written
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from .._io import write_table
-from ..claims import claims_table
+from ..claims import CLAIM_COLUMNS, claims_table
 from ..records import RecordStore
-from .figures import open_study
-from .runs import is_complete
+from .runs import is_complete, study_statistics
 from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class _Study:
+    """A study's records and its statistics tables (split -> table)."""
+
+    store: RecordStore
+    statistics: dict
 
 
 def _finished(workspace: Workspace, config) -> RecordStore | None:
@@ -36,8 +45,7 @@ def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.Dat
     for seed_group, config in profile.seed_group_configs().items():
         store = _finished(workspace, config)
         if store is not None:
-            main[seed_group] = open_study("cifar10", profile.name, seed=seed_group,
-                                          locations=workspace.locations)
+            main[seed_group] = _Study(store, study_statistics(workspace, store, "cifar10"))
     if not main:
         raise ValueError(f"profile {profile.name!r}: the main study has no finished results")
     base = profile.config("cifar10")
@@ -71,4 +79,18 @@ def write_claims(workspace: Workspace, **options) -> pd.DataFrame:
     return table
 
 
-__all__ = ["profile_claims", "write_claims"]
+def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
+    """The profile's ``claims.csv`` as ``build`` wrote it (computed and written if absent),
+    so the book and the closing notes cite the same numbers."""
+    path = workspace.layout.claims_path
+    if not path.is_file():
+        return write_claims(workspace, **options)
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    missing = [c for c in CLAIM_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"{path} lacks columns {missing}; delete it and run "
+                         f"'python -m agreement_core claims --profile {workspace.profile.name}'")
+    return table
+
+
+__all__ = ["load_claims", "profile_claims", "write_claims"]

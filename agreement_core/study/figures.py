@@ -29,6 +29,7 @@ from ..report import easy_and_hard_examples
 from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
+from .claims import load_claims
 from .runs import load_study, require_dataset, study_statistics
 from .workspace import Workspace
 
@@ -417,6 +418,10 @@ class FigureSession:
                                   f"give the values")
             values = ablations[name]
         return Variants(name, {value: self.study(role, **{name: value}) for value in values})
+
+    def claims(self, n_boot: int = 200) -> pd.DataFrame:
+        """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`)."""
+        return load_claims(self.workspace, n_boot=n_boot)
 
     def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
         """The profile's statistics tables of ``dataset`` (see :func:`load_statistics`)."""
