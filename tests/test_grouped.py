@@ -128,6 +128,15 @@ def test_unsupported_arch_is_trained_one_at_a_time(tmp_path, capsys):
     assert trainer.plan_groups(plain, [0, 1], tmp_path) == [[0], [1]]
 
 
+def test_auto_groups_only_where_grouping_is_faster(tmp_path):
+    auto = training.TrainConfig(num_networks=3, epochs=1, concurrent="auto")
+    assert trainer.plan_groups(auto, [0, 1, 2], tmp_path, "cpu") == [[0], [1], [2]]
+    assert trainer.plan_groups(auto, [0, 1, 2], tmp_path, torch.device("cuda")) == [[0, 1, 2]]
+    assert trainer.plan_groups(auto, [0, 1, 2], tmp_path) == [[0], [1], [2]]  # no device
+    with pytest.raises(ConfigError, match="concurrent must be True, False or 'auto'"):
+        training.TrainConfig(concurrent="yes")
+
+
 # ---------------------------------------------------------------------- (a) complete store
 def test_concurrent_store_is_complete(concurrent_store):
     store = concurrent_store

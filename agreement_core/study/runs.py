@@ -168,7 +168,7 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
         busy = {}
         # Locked as trained: a group together, other networks one at a time (plan_groups
         # is the one place that decides which), so no lock is held for a network waiting.
-        for group in plan_groups(config, todo, out / "checkpoints"):
+        for group in plan_groups(config, todo, out / "checkpoints", device):
             with contextlib.ExitStack() as held:
                 mine = []
                 for k in group:

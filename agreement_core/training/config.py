@@ -53,7 +53,9 @@ class TrainConfig:
     batch on demand instead of holding the split in memory (ImageNet-sized
     datasets; see :class:`~agreement_core.training.inputs.StreamingImages`).
     ``concurrent`` trains the networks as one grouped network where the
-    architecture allows it (:mod:`agreement_core.training.grouped`).
+    architecture allows it (:mod:`agreement_core.training.grouped`); ``"auto"`` does so only
+    on devices where that is faster (a GPU; on the CPU one network at a time is faster:
+    :data:`agreement_core.training.trainer.GROUPING_WINS_ON`).
     ``precision`` ``"bfloat16"`` runs the forward passes (training and evaluation)
     under ``torch.autocast`` with bfloat16 (weights, gradients and the optimizer stay
     float32); ``"float32"`` runs everything in float32.
@@ -81,7 +83,7 @@ class TrainConfig:
     label_seed: int = 0
     seed: int = 0
     recording: str = "online"
-    concurrent: bool = False
+    concurrent: bool | str = False
     stream: bool = False
     precision: str = "float32"
 
@@ -94,6 +96,9 @@ class TrainConfig:
                 kind = "architecture" if name == "arch" else name
                 raise ConfigError(f"unknown {kind} {getattr(self, name)!r}; "
                                   f"known: {', '.join(sorted(allowed))}")
+        if self.concurrent not in (True, False, "auto"):
+            raise ConfigError(f"concurrent must be True, False or 'auto', "
+                              f"got {self.concurrent!r}")
         for name in ("num_networks", "epochs", "batch_size", "step_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -134,7 +139,7 @@ PRESETS: dict[str, dict] = {
                  train_subset=100, test_subset=50),
     "cifar10-fast": dict(dataset="cifar10", arch="fastnet", num_networks=5, epochs=10,
                          batch_size=512, lr=0.2, train_subset=None, test_subset=None,
-                         concurrent=True),
+                         concurrent="auto"),
     "cifar10": dict(dataset="cifar10", arch="densenet121", num_networks=5, epochs=60,
                     batch_size=128, lr=0.1, min_lr=5e-4, momentum=0.9, weight_decay=5e-4,
                     schedule="cosine", train_subset=None, test_subset=None),

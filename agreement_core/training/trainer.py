@@ -141,15 +141,29 @@ def checkpoint_epoch(checkpoint_dir, k: int) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
 
 
-def plan_groups(config: TrainConfig, networks: Sequence[int], checkpoint_dir) -> list[list[int]]:
+#: Device types on which a grouped network trains faster than K networks one at a time,
+#: for ``concurrent="auto"``. On the CPU it does not: ``benchmarks/bench_training.py``
+#: measured grouped at 0.66-0.75x of sequential (2 cores, fastnet_small, K=5), since one
+#: network already keeps the cores busy. On a GPU, K small networks leave it mostly idle and
+#: grouping batches them into one kernel launch per layer (airbench's reason); not measured
+#: here (no GPU).
+GROUPING_WINS_ON = ("cuda",)
+
+
+def plan_groups(config: TrainConfig, networks: Sequence[int], checkpoint_dir,
+                device=None) -> list[list[int]]:
     """How ``networks`` are trained: one group of all of them, or one network at a time.
 
-    Grouped when ``config.concurrent`` asks for it, there are at least two networks, the
-    architecture can be grouped (:data:`~agreement_core.training.grouped.SUPPORTED_ARCHS`)
-    and all their checkpoints are at the same epoch (a group resumes together).
+    Grouped when ``config.concurrent`` asks for it (``True``; or ``"auto"`` on a device of
+    :data:`GROUPING_WINS_ON`), there are at least two networks, the architecture can be
+    grouped (:data:`~agreement_core.training.grouped.SUPPORTED_ARCHS`) and all their
+    checkpoints are at the same epoch (a group resumes together).
     """
     networks = list(networks)
-    if config.concurrent and len(networks) > 1:
+    concurrent = config.concurrent
+    if concurrent == "auto":
+        concurrent = device is not None and torch.device(device).type in GROUPING_WINS_ON
+    if concurrent and len(networks) > 1:
         if config.arch not in SUPPORTED_ARCHS:
             print(f"concurrent training unavailable for {config.arch!r} (supported: "
                   f"{', '.join(SUPPORTED_ARCHS)}); training one after another")
@@ -281,7 +295,7 @@ def train_networks(config: TrainConfig, networks: Sequence[int], data: TrainingD
     Grouped or one at a time as :func:`plan_groups` decides; ``record`` receives every
     network's predictions after every epoch, before its checkpoint is written.
     """
-    groups = plan_groups(config, networks, checkpoint_dir)
+    groups = plan_groups(config, networks, checkpoint_dir, device)
     for group in tqdm(groups, desc="networks", disable=None if progress and len(groups) > 1
                       else True):
         GroupTrainer(config, group, data, checkpoint_dir, device).run(record, progress)
