@@ -42,7 +42,12 @@ from .locations import Locations
 from .plots import agreement_figure
 from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
 from .report import learning_dynamics_table, summarize
-from .statistics import compute_statistics, read_statistics_tables, statistics_table_path
+from .statistics import (
+    DEFAULT_STATISTICS,
+    compute_statistics,
+    read_statistics_tables,
+    statistics_table_path,
+)
 from .study import PROFILES, Workspace, study_caption, train_study
 from .study.claims import write_claims
 from .study.launch import LAUNCHERS, load_grid, run_grid
@@ -314,10 +319,11 @@ def add_stats(commands) -> None:
                     "images of a dataset split, plus its factors (VOC instances and box area, "
                     "KTH illumination/pose/scale, CIFAR-10H soft-label entropy). Resumable; "
                     "computes only what the table lacks.")
-    stats.add_argument("dataset", help="dataset name (cifar10, imagenette, imagenet, voc, kth)")
+    stats.add_argument("dataset",
+                       help="dataset name (cifar10, imagenette, imagenet, voc, kth, dtd)")
     stats.add_argument("--split", action="append", dest="splits",
                        help="split (repeatable; default: train and test)")
-    stats.add_argument("--statistics", default="entropy,segments,dct_share,sobel_edges",
+    stats.add_argument("--statistics", default=",".join(DEFAULT_STATISTICS),
                        help="comma-separated statistics (default: %(default)s; also crisp_edges)")
     stats.add_argument("--subset", type=parse_subset, default=None,
                        help="'all' (default), first N per class, or a fraction of each class")
@@ -585,5 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             message = f"{error.filename}: {error.strerror or error}"
         else:
             message = one_line(str(error))
+            if getattr(error, "detail", ""):
+                message += f" (looked for it here: {one_line(error.detail)})"
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -46,11 +46,21 @@ def one_line(message: str) -> str:
 class DatasetUnavailable(AgreementError):
     """A dataset a figure needs is not on this machine.
 
-    IPython shows only the message (no traceback), so an executed notebook states
-    plainly what is missing and how to get it.
+    The message says what is missing and how to get it, in words that hold on any machine
+    (``<data root>``, never this machine's paths): the book shows it as a note. ``detail``
+    says where it was looked for on this machine: IPython and the command line show it on a
+    line of its own.
     """
 
     wrapped = True
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+    def _render_traceback_(self):
+        lines = super()._render_traceback_()
+        return lines + ([f"(looked for it here: {one_line(self.detail)})"] if self.detail else [])
 
 
 class StudyMissing(AgreementError):

@@ -97,3 +97,43 @@ def write_kth(root: Path, materials=KTH_FIXTURE_MATERIALS, images=KTH_IMAGES) ->
                 seed += 1
         (folder / "Thumbs.db").write_bytes(b"not an image")
     return Path(root)
+
+
+# A user's VOC2012 alone (no VOC2007): the official Main split, train and val.
+VOC2012_FIXTURE = {
+    (2012, "train"): [
+        ("2008_000008", (60, 40), [("horse", 0, (1, 1, 30, 40)), ("person", 0, (21, 1, 60, 20))]),
+        ("2008_000015", (40, 40), [("bottle", 1, (1, 1, 10, 10)), ("cat", 0, (1, 1, 40, 40))]),
+    ],
+    (2012, "val"): [
+        ("2008_000009", (50, 50), [("cow", 0, (1, 1, 25, 50))]),
+    ],
+}
+
+# Classes of the small DTD tree (official layout, folds 1 and 2) that write_dtd writes.
+DTD_FIXTURE_CLASSES = ("banded", "zigzagged", "dotted")
+
+
+def write_dtd(root: Path, classes=DTD_FIXTURE_CLASSES, per_class: int = 6) -> Path:
+    """Write ``<root>/dtd/{images/<class>/<class>_NNNN.jpg,labels/{train,val,test}{1,2}.txt}``.
+
+    Each class gets ``per_class`` images of varied sizes; fold 1 lists them in
+    the order train, val, test (a third each), fold 2 the other way round, as
+    DTD's list files do (``<class>/<name>.jpg`` per line, grouped by class).
+    Returns the data root (the folder holding ``dtd/``).
+    """
+    folder = Path(root) / "dtd"
+    third = per_class // 3
+    lists = {name: [] for name in ("train1", "val1", "test1", "train2", "val2", "test2")}
+    for k, name in enumerate(classes):
+        files = [f"{name}/{name}_{i:04d}.jpg" for i in range(1, per_class + 1)]
+        for i, rel in enumerate(files):
+            _write_image(folder / "images" / rel, (40 + 10 * i, 30 + 5 * k), 100 + 10 * k + i)
+        for fold, parts in ((1, files), (2, files[::-1])):
+            for j, split in enumerate(("train", "val", "test")):
+                lists[f"{split}{fold}"] += sorted(parts[j * third:(j + 1) * third])
+    (folder / "labels").mkdir(parents=True, exist_ok=True)
+    for name, lines in lists.items():
+        (folder / "labels" / f"{name}.txt").write_text("".join(f"{x}\n" for x in lines))
+    (folder / "labels" / "labels_joint_anno.txt").write_text("banded/banded_0001.jpg banded\n")
+    return Path(root)

@@ -352,7 +352,7 @@ def test_select_subset():
 
 
 def test_registry():
-    assert set(DATASETS) == {"cifar10", "imagenet", "imagenette", "voc", "kth"}
+    assert set(DATASETS) == {"cifar10", "imagenet", "imagenette", "voc", "kth", "dtd"}
     with pytest.raises(ConfigError, match="cifar10.*kth"):
         get_dataset("mnist", "train")
     with pytest.raises(ConfigError, match="'train', 'test'"):

@@ -15,7 +15,7 @@ from agreement_core.statistics import (
     soft_label_entropy,
 )
 
-FAST = ("entropy", "dct_share", "sobel_edges", "segments")
+FAST = ("entropy", "dct_share", "dct_largest", "sobel_edges", "segments")
 REAL_COMPUTE_BATCH = engine.compute_batch
 
 
@@ -42,8 +42,10 @@ def test_table_matches_the_kernels_and_records_its_definition(cifar_test, tmp_pa
     assert np.allclose(table["soft_label_entropy"], soft_label_entropy(probs))
     stored, meta = read_statistics(out)
     pd.testing.assert_frame_equal(stored, table)
-    assert meta["spec"]["entropy"]["parameters"]["window"] == 10
-    assert meta["spec"]["dct_share"]["parameters"]["threshold"] == 0.9998
+    assert meta["spec"]["entropy"]["parameters"] == {"window": 10, "definition": "paper"}
+    assert meta["spec"]["dct_share"]["parameters"] == {"threshold": 0.9998,
+                                                       "definition": "paper"}
+    assert meta["spec"]["dct_largest"]["parameters"] == {"definition": "paper"}
     assert meta["version"] and meta["source"] == "mirror-jpeg" and "JPEG" in meta["caveat"]
     assert not (tmp_path / "cifar-test.parquet.partial").exists()
 
@@ -95,6 +97,28 @@ def test_only_missing_statistics_are_computed(cifar_train, tmp_path, monkeypatch
                        workers=1, progress=False)
     assert calls == [["entropy"]]
     assert read_statistics(out)[1]["spec"]["entropy"]["parameters"]["window"] == 5
+
+
+def test_default_statistics_use_the_papers_definitions(cifar_train, tmp_path):
+    """The book's tables: the paper's code's entropy and DCT, the 8-bit variants on request;
+    a table computed under another definition (or before there was one) is recomputed."""
+    assert {"entropy", "dct_share", "dct_largest"} <= set(engine.DEFAULT_STATISTICS)
+    assert {"entropy", "dct_share", "dct_largest"} <= engine.GPU_STATISTICS
+    assert {"entropy", "dct_share", "dct_largest"} <= engine.DOWNSAMPLED_STATISTICS
+    images = cifar_train.load_array()
+    out = tmp_path / "t.parquet"
+    paper = compute_statistics(cifar_train, out, workers=1, progress=False)
+    for name in ("entropy", "dct_share", "dct_largest"):
+        assert np.array_equal(paper[name], KERNELS[name](images, definition="paper"))
+    assert 6.0 < paper["entropy"].mean() < 7.0
+    eight_bit = {name: {"definition": "8bit"} for name in ("entropy", "dct_share")}
+    table = compute_statistics(cifar_train, out, ["entropy", "dct_share"],
+                               parameters=eight_bit, workers=1, progress=False)
+    for name in ("entropy", "dct_share"):
+        assert np.array_equal(table[name], KERNELS[name](images, definition="8bit"))
+    assert read_statistics(out)[1]["spec"]["entropy"]["parameters"]["definition"] == "8bit"
+    with pytest.raises(ConfigError, match="unknown \\['gray'\\]"):
+        compute_statistics(cifar_train, out, ["entropy"], parameters={"entropy": {"gray": 8}})
 
 
 def test_images_of_different_sizes_and_dataset_factors(voc_root, kth_root, tmp_path):
@@ -155,7 +179,8 @@ def test_device_path_gives_the_same_table(cifar_train, tmp_path):
                                     progress=False)
     pd.testing.assert_frame_equal(cpu[["entropy", "dct_share", "segments"]],
                                   torch_path[["entropy", "dct_share", "segments"]])
-    np.testing.assert_allclose(cpu["sobel_edges"], torch_path["sobel_edges"], rtol=1e-12)
+    for name in ("sobel_edges", "dct_largest"):
+        np.testing.assert_allclose(cpu[name], torch_path[name], rtol=1e-12)
 
 
 def test_a_complete_table_is_left_untouched(tmp_path, data_root, mirror):

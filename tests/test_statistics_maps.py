@@ -9,6 +9,7 @@ from agreement_core.statistics import (
     segment_count,
     sobel_edge_strength,
 )
+from agreement_core.statistics.kernels import DEFINITIONS, dct_largest_coefficient
 from agreement_core.statistics.maps import (
     dct_map,
     entropy_map,
@@ -25,15 +26,31 @@ def images(data_root, mirror):
     return CIFAR10("train", root=data_root, mirror=mirror, subset=2).load_array()
 
 
-def test_maps_summarise_to_the_statistics(images):
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_maps_summarise_to_the_statistics(images, definition):
     for image in images:
         batch = image[None]
-        assert entropy_map(image).mean() == pytest.approx(mean_windowed_entropy(batch)[0],
-                                                          rel=1e-12)
+        assert entropy_map(image, definition=definition).mean() == pytest.approx(
+            mean_windowed_entropy(batch, definition=definition)[0], rel=1e-12)
         assert sobel_map(image).sum() == pytest.approx(sobel_edge_strength(batch)[0], rel=1e-12)
-        _, kept = dct_map(image)
-        assert 100 * kept.mean() == dct_coefficient_share(batch)[0]
+        coefficients, kept = dct_map(image, definition=definition)
+        assert 100 * kept.mean() == dct_coefficient_share(batch, definition=definition)[0]
+        assert np.abs(coefficients).max() / 255 == dct_largest_coefficient(
+            batch, definition=definition)[0]
         assert len(np.unique(segmentation(image))) == segment_count(batch)[0]
+
+
+def test_maps_default_to_the_papers_definition(images):
+    image = images[0]
+    np.testing.assert_array_equal(entropy_map(image), entropy_map(image, definition="paper"))
+    assert entropy_map(image).mean() > entropy_map(image, definition="8bit").mean()
+    # The paper's share counts one coefficient fewer than reach the threshold: for a
+    # constant image none, where the DC term alone reaches it.
+    constant = np.full((12, 12, 3), 90, np.uint8)
+    assert dct_map(constant)[1].sum() == 0
+    assert dct_map(constant, definition="8bit")[1].sum() == 1
+    assert dct_map(constant, definition="8bit")[1][0, 0]
+    np.testing.assert_array_equal(statistic_maps(image)["entropy"], entropy_map(image))
 
 
 def test_map_shapes_and_validation(images):
@@ -45,3 +62,5 @@ def test_map_shapes_and_validation(images):
         entropy_map(images[0].astype(float))
     with pytest.raises(ValueError, match="smaller"):
         entropy_map(images[0][:5, :5])
+    with pytest.raises(ValueError, match="definition"):
+        entropy_map(images[0], definition="float")

@@ -58,10 +58,14 @@ def test_missing_study_names_the_command(tmp_path):
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):
     with pytest.raises(DatasetUnavailable, match="host.robots.ox.ac.uk") as info:
-        require_dataset("voc", Locations(data_root=tmp_path / "empty"))
+        require_dataset("voc", Locations(data_root=tmp_path / "empty",
+                                         mirror=tmp_path / "no-mirror"))
     lines = info.value._render_traceback_()  # the message, wrapped, and no traceback
     assert lines[0].startswith("DatasetUnavailable: the voc dataset")
     assert len(lines) > 1 and "host.robots.ox.ac.uk" in " ".join(lines)
+    # This machine's paths are in the detail line only, not in the message the book shows.
+    assert str(tmp_path) not in str(info.value)
+    assert lines[-1].startswith("(looked for it here:") and str(tmp_path) in lines[-1]
     with pytest.raises(DatasetUnavailable, match="kth-tips"):
         open_study("kth", "default",
                    locations=Locations(data_root=tmp_path / "empty", results=tmp_path))
@@ -169,7 +173,7 @@ def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
     cells = {"ok": "print(profile)",
              "absent": "from agreement_core.study import require_dataset\n"
                        "from agreement_core.locations import Locations\n"
-                       "require_dataset('voc', Locations(data_root=profile))",
+                       "require_dataset('voc', Locations(data_root=profile, mirror=profile))",
              "broken": "1 / 0"}
     for name, text in cells.items():
         notebook = nbformat.v4.new_notebook()
@@ -186,7 +190,11 @@ def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
     assert outcome["absent"].startswith("DatasetUnavailable: the voc dataset")
     page = nbformat.read(out / "absent.ipynb", as_version=4)
     assert not any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in page.cells)
-    assert page.cells[-1].outputs[0]["traceback"][0].startswith("DatasetUnavailable:")
+    # A styled note, not an error box.
+    assert [o["output_type"] for o in page.cells[-1].outputs] == ["display_data"]
+    note = page.cells[-1].outputs[0]["data"]["text/html"]
+    assert "Data not on this machine" in note and "admonition" in note
+    assert "The voc dataset is not available" in note and str(tmp_path) not in note
     with pytest.raises(BuildError, match="broken failed: ZeroDivisionError"):
         execute_notebooks(Workspace.open("default"), only=["broken"], out_dir=out,
                           notebooks_dir=source)

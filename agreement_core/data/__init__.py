@@ -1,4 +1,4 @@
-"""Datasets with stable example ids: CIFAR-10, ImageNet/Imagenette, Pascal VOC, KTH-TIPS2-b.
+"""Datasets with stable example ids: CIFAR-10, ImageNet/Imagenette, Pascal VOC, KTH-TIPS2-b, DTD.
 
 Every dataset is a ``torch.utils.data.Dataset`` whose items are
 ``(image, target, example_id)``, with an ``examples`` table (one row per
@@ -15,6 +15,7 @@ from ..locations import Locations
 from .archive import extract_archive
 from .base import ImageDataset, select_subset
 from .cifar import CIFAR10, CIFAR10_CLASSES
+from .dtd import DTD
 from .imagefolder import ImageNet, imagenette
 from .kth import KTH_MATERIALS, KTHTIPS2b
 from .voc import VOC_CLASSES, PascalVOC
@@ -25,6 +26,7 @@ DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "imagenette": imagenette,
     "voc": PascalVOC,
     "kth": KTHTIPS2b,
+    "dtd": DTD,
 }
 
 
@@ -44,7 +46,7 @@ def get_dataset(name: str, split: str, locations: Locations | None = None,
 
 
 __all__ = [
-    "CIFAR10", "CIFAR10_CLASSES", "DATASETS", "ImageDataset", "ImageNet", "KTHTIPS2b",
+    "CIFAR10", "CIFAR10_CLASSES", "DATASETS", "DTD", "ImageDataset", "ImageNet", "KTHTIPS2b",
     "KTH_MATERIALS", "PascalVOC", "VOC_CLASSES", "extract_archive", "get_dataset",
     "imagenette", "select_subset",
 ]

@@ -16,6 +16,7 @@ from .base import ImageDataset, Subset
 
 KTH_MATERIALS = ("aluminium_foil", "brown_bread", "corduroy", "cork", "cotton", "cracker",
                  "lettuce_leaf", "linen", "white_bread", "wood", "wool")
+KTH_URL = "https://www.csc.kth.se/cvap/databases/kth-tips/"
 SPLIT_SAMPLES = {"train": ("b", "c", "d"), "test": ("a",)}
 # Image number i (1..12) encodes the pose and the illumination.
 POSES = {i: pose for pose, numbers in (("frontal", (1, 2, 3, 10)), ("right", (4, 5, 6, 11)),
@@ -60,7 +61,12 @@ class KTHTIPS2b(ImageDataset):
         folder = base / "KTH-TIPS2-b" if (base / "KTH-TIPS2-b").is_dir() else base
         materials = [m for m in KTH_MATERIALS if (folder / m).is_dir()]
         if not materials:
-            raise DatasetError(f"no material folders ({', '.join(KTH_MATERIALS)}) in {folder}")
+            raise DatasetError(
+                f"no material folders ({', '.join(KTH_MATERIALS)}) in {folder}. KTH-TIPS2-b "
+                f"is not in the offline mirror: download KTH-TIPS2-b_col_200x200.tar from "
+                f"{KTH_URL} and extract it into the data root (giving KTH-TIPS2-b/<material>/"
+                f"sample_<x>/*.png); the dataset 'dtd' is the offline texture stand-in, "
+                f"without illumination, pose or scale factors.")
         files = sorted(path.relative_to(folder).as_posix()
                        for material in materials for sample in SPLIT_SAMPLES[split]
                        for path in (folder / material / f"sample_{sample}").glob("*")

@@ -19,9 +19,12 @@ from .engine import (
 from .factors import cifar10h_entropy, dataset_factors, soft_label_entropy
 from .kernels import (
     DEFAULT_PARAMETERS,
+    DEFINITIONS,
     KERNELS,
     dct_coefficient_share,
+    dct_largest_coefficient,
     grayscale,
+    grayscale_float,
     mean_windowed_entropy,
     resize_images,
     segment_count,
@@ -29,9 +32,10 @@ from .kernels import (
 )
 
 __all__ = [
-    "DEFAULT_PARAMETERS", "DEFAULT_STATISTICS", "KERNELS", "STATISTICS", "cifar10h_entropy",
-    "compute_statistics", "crisp_boundary_map", "crisp_boundary_strength", "dataset_factors",
-    "dct_coefficient_share", "grayscale", "mean_windowed_entropy", "read_statistics",
-    "read_statistics_tables", "resize_images", "segment_count", "soft_label_entropy",
-    "sobel_edge_strength", "statistics_spec", "statistics_table_path",
+    "DEFAULT_PARAMETERS", "DEFAULT_STATISTICS", "DEFINITIONS", "KERNELS", "STATISTICS",
+    "cifar10h_entropy", "compute_statistics", "crisp_boundary_map", "crisp_boundary_strength",
+    "dataset_factors", "dct_coefficient_share", "dct_largest_coefficient", "grayscale",
+    "grayscale_float", "mean_windowed_entropy", "read_statistics", "read_statistics_tables",
+    "resize_images", "segment_count", "sobel_edge_strength", "soft_label_entropy",
+    "statistics_spec", "statistics_table_path",
 ]

@@ -43,11 +43,14 @@ from .factors import dataset_factors
 from .kernels import DEFAULT_PARAMETERS, KERNELS, resize_images
 
 STATISTICS = {**KERNELS, "crisp_edges": crisp_boundary_strength}
-DEFAULT_STATISTICS = ("entropy", "segments", "dct_share", "sobel_edges")
+#: What a table holds by default. Entropy and the DCT statistics use the paper's code's
+#: definitions (``definition="paper"``); ``parameters={"entropy": {"definition": "8bit"}}``
+#: (likewise ``dct_share``, ``dct_largest``) gives the 8-bit variants, see docs/statistics.md.
+DEFAULT_STATISTICS = ("entropy", "segments", "dct_share", "dct_largest", "sobel_edges")
 #: Kernels that run on a torch device when one is given.
-GPU_STATISTICS = frozenset({"entropy", "dct_share", "sobel_edges"})
+GPU_STATISTICS = frozenset({"entropy", "dct_share", "dct_largest", "sobel_edges"})
 #: Kernels computed on downsampled images when ``downsample`` is set (the paper: ImageNet).
-DOWNSAMPLED_STATISTICS = frozenset({"entropy", "dct_share"})
+DOWNSAMPLED_STATISTICS = frozenset({"entropy", "dct_share", "dct_largest"})
 METADATA_KEY = b"agreement_core"
 
 
@@ -65,7 +68,9 @@ def statistics_spec(statistics: Sequence[str], downsample: int | None = None,
     """What defines each column: parameters and downsampling, for the table's metadata.
 
     ``parameters`` overrides kernel parameters per statistic, e.g.
-    ``{"entropy": {"window": 5}}``.
+    ``{"entropy": {"window": 5}}`` or ``{"entropy": {"definition": "8bit"}}``. Every
+    parameter, defaults included, is part of the spec, so a table computed under another
+    definition (or before ``definition`` existed) is recomputed, not reused.
     """
     unknown = [s for s in statistics if s not in STATISTICS]
     if unknown:
@@ -191,18 +196,19 @@ def compute_statistics(dataset, out: str | os.PathLike,
     statistics : sequence of str
         Names from :data:`STATISTICS`.
     downsample : int, optional
-        Compute entropy and DCT share on images resized to ``downsample`` x
+        Compute entropy and the DCT statistics on images resized to ``downsample`` x
         ``downsample`` (the paper uses 128 for ImageNet).
     parameters : dict, optional
         Kernel parameters per statistic overriding the defaults, e.g.
-        ``{"entropy": {"window": 5}}``; stored in the table's metadata.
+        ``{"entropy": {"window": 5}}`` or ``{"dct_share": {"definition": "8bit"}}``;
+        stored in the table's metadata.
     batch_size : int
         Examples per batch (the unit of work and of resumption).
     workers : int
         Processes for the CPU kernels (1: compute in this process).
     device : str, optional
-        A torch device (e.g. ``"cuda"``) for entropy, DCT share and Sobel edges;
-        batches then run in this process.
+        A torch device (e.g. ``"cuda"``) for entropy, the DCT statistics and Sobel
+        edges; batches then run in this process.
     mirror : path, optional
         Mirror directory for CIFAR-10H (CIFAR-10 test set soft-label entropy).
     progress : bool

@@ -18,8 +18,8 @@ import pandas as pd
 from .. import locations
 
 #: Columns of a dataset's ``examples`` table that are per-example factors.
-FACTOR_COLUMNS = ("instances", "bbox_area_share", "illumination", "pose", "scale", "sample",
-                  "image_number")
+FACTOR_COLUMNS = ("instances", "bbox_area_share", "vsd_score", "illumination", "pose", "scale",
+                  "sample", "image_number")
 CIFAR10H_FILE = "cifar10h-probs.npy"
 
 

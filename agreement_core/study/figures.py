@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data import dtd, voc
 from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
@@ -37,9 +38,10 @@ from .workspace import Workspace
 def dataset_label(config: TrainConfig | dict, source: str | None = None) -> str:
     config = config.to_dict() if isinstance(config, TrainConfig) else config
     names = {"cifar10": "CIFAR-10", "imagenette": "Imagenette", "imagenet": "ImageNet",
-             "voc": "Pascal VOC", "kth": "KTH-TIPS2-b"}
-    name = names.get(config["dataset"], config["dataset"])
-    return f"{name} (offline JPEG mirror)" if source == "mirror-jpeg" else name
+             "voc": "Pascal VOC", "kth": "KTH-TIPS2-b", "dtd": "DTD"}
+    if source in SOURCE_LABELS:
+        return SOURCE_LABELS[source]
+    return names.get(config["dataset"], config["dataset"])
 
 
 def _subset_text(value) -> str:
@@ -50,7 +52,14 @@ def _subset_text(value) -> str:
 
 #: The caveat every CIFAR-10 mirror figure carries (../shared/datasets/README.md).
 JPEG_CAVEAT = ("CIFAR-10 mirror: JPEG re-encodings of the original images (lossy; the train "
-               "set is shifted by one pixel), so absolute statistics differ from the paper's")
+               "set is shifted by one pixel), so absolute statistics differ from the paper's.")
+
+#: How a figure names a dataset read from the offline mirror, and what it must say about it.
+SOURCE_LABELS = {"mirror-jpeg": "CIFAR-10 (offline JPEG mirror)",
+                 "mirror-voc2012-subset": "Pascal VOC 2012 subset (offline mirror)",
+                 "mirror-dtd10": "DTD, 10 classes (offline mirror)"}
+SOURCE_CAVEATS = {"mirror-jpeg": JPEG_CAVEAT, "mirror-voc2012-subset": voc.MIRROR_CAVEAT,
+                  "mirror-dtd10": dtd.MIRROR_CAVEAT}
 
 
 def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
@@ -86,8 +95,8 @@ def study_caption(store: RecordStore, source: str | None = None, varied: dict | 
         parts.append(f"images resized to {config['image_size']}"
                      + (f", crop {config['crop']}" if config.get("crop") else ""))
     text = "; ".join(parts) + "."
-    if source == "mirror-jpeg":
-        text += f" {JPEG_CAVEAT}."
+    if source in SOURCE_CAVEATS:
+        text += f" {SOURCE_CAVEATS[source]}"
     return text
 
 

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -96,10 +97,25 @@ def notebook_names(only=None, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     return [n for n in names if not only or n in only]
 
 
-def _drop_papermill_error_cells(path: Path) -> None:
+def missing_data_note(message: str) -> dict:
+    """A styled note (an output of the cell that stopped) saying what data is missing and
+    how to get it: what the book shows instead of an error box."""
+    text = html.escape(message[:1].upper() + message[1:])
+    body = ('<div class="admonition note missing-data"><p class="admonition-title">'
+            f'Data not on this machine</p><p>{text}</p></div>')
+    return nbformat.v4.new_output("display_data", data={"text/html": body,
+                                                        "text/plain": message})
+
+
+def _show_missing_data(path: Path, message: str) -> None:
+    """Drop papermill's error banners and turn the stopped cell's error into a note."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [c for c in notebook.cells
                       if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and any(o.output_type == "error" for o in cell.outputs):
+            cell.outputs = [o if o.output_type != "error" else missing_data_note(message)
+                            for o in cell.outputs]
     with atomic_path(path) as tmp:
         nbformat.write(notebook, tmp)
 
@@ -139,7 +155,7 @@ def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
             if error.ename not in EXPECTED_STOPS:
                 raise BuildError(f"notebook {name} failed: {error.ename}: {error.evalue} "
                                  f"(executed copy with the traceback: {target})") from None
-            _drop_papermill_error_cells(target)
+            _show_missing_data(target, error.evalue)
             outcome[name] = f"{error.ename}: {error.evalue}"
         _say(f"  {name}: {outcome[name][:100]} ({time.perf_counter() - start:.0f} s)")
     return outcome

@@ -27,7 +27,7 @@ from ..errors import DatasetError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
 from ..report import learning_dynamics_table
-from ..statistics import compute_statistics, read_statistics_tables
+from ..statistics import DEFAULT_STATISTICS, compute_statistics, read_statistics_tables
 from ..training import (
     TrainConfig,
     TrainingData,
@@ -52,10 +52,17 @@ DATASET_SOURCES = {
     "imagenet": "ImageNet (ILSVRC 2012): licensed, not downloadable automatically; put the "
                 "ImageFolder layout at <data root>/imagenet/{train,val}/<wnid>/*.JPEG "
                 "(https://image-net.org/download.php).",
-    "voc": "Pascal VOC 2007+2012: download VOCtrainval_06-Nov-2007.tar, VOCtest_06-Nov-2007.tar "
-           "and VOCtrainval_11-May-2012.tar from http://host.robots.ox.ac.uk/pascal/VOC/ and "
+    "voc": "Pascal VOC: offline, point --mirror / $AGREEMENT_MIRROR at a directory holding "
+           "voc2012-subset.tar.gz (a class-biased VOC2012 subset: train on VOC2012 train, test "
+           "on VOC2012 val, no VOC2007); for the paper's protocol download "
+           "VOCtrainval_06-Nov-2007.tar, VOCtest_06-Nov-2007.tar and "
+           "VOCtrainval_11-May-2012.tar from http://host.robots.ox.ac.uk/pascal/VOC/ and "
            "extract them into <data root> (giving <data root>/VOCdevkit/VOC2007 and VOC2012); "
            "see data_scripts/README.md.",
+    "dtd": "DTD (the KTH-TIPS2-b stand-in): point --mirror / $AGREEMENT_MIRROR at a directory "
+           "holding dtd10.tar.gz (10 classes), or download dtd-r1.0.1.tar.gz from "
+           "https://www.robots.ox.ac.uk/~vgg/data/dtd/ and extract it into <data root> (giving "
+           "<data root>/dtd/images and labels); see data_scripts/README.md.",
     "kth": "KTH-TIPS2-b: download KTH-TIPS2-b_col_200x200.tar from "
            "https://www.csc.kth.se/cvap/databases/kth-tips/ and extract it into "
            "<data root> (giving <data root>/KTH-TIPS2-b/<material>/sample_<x>/*.png); "
@@ -75,8 +82,8 @@ def require_dataset(name: str, locations: Locations | None = None) -> str:
             data = get_dataset(name, split, locations)
         except (DatasetError, FileNotFoundError) as error:
             how = DATASET_SOURCES.get(name, "")
-            raise DatasetUnavailable(f"the {name} dataset is not available on this machine "
-                                     f"({error}). {how}") from None
+            raise DatasetUnavailable(f"the {name} dataset is not available on this machine. "
+                                     f"{how}", detail=str(error)) from None
     return data.source
 
 
@@ -289,7 +296,9 @@ def compute_profile_statistics(workspace: Workspace, dataset: str, *,
     for split in ("train", "test"):
         data = workspace.dataset(dataset, split, subset=options.get("subset"))
         compute_statistics(data, workspace.layout.statistics_path(dataset, split),
+                           options.get("statistics", DEFAULT_STATISTICS),
                            downsample=options.get("downsample"),
+                           batch_size=options.get("batch_size", 500),
                            mirror=workspace.locations.mirror, progress=progress)
 
 
