@@ -237,7 +237,8 @@ def claims_table(main: Mapping[int, StudyRecords], *,
                  random_labels: RecordStore | None = None,
                  batch_sizes: Mapping[str, tuple[RecordStore | None, RecordStore | None]]
                  | None = None,
-                 edge_statistic: str = "sobel_edges", n_boot: int = 200,
+                 edge_statistic: str = "sobel_edges",
+                 correlation_claims: Sequence[CorrelationClaim] = (), n_boot: int = 200,
                  seed=0) -> pd.DataFrame:
     """The paper's CIFAR-10 claims with our numbers, intervals and verdicts.
 
@@ -258,6 +259,9 @@ def claims_table(main: Mapping[int, StudyRecords], *,
         with that learning-rate rule.
     edge_statistic : str
         The statistics column of edge strength.
+    correlation_claims : sequence of CorrelationClaim
+        Further correlation claims (other datasets: :func:`pascal_claims`,
+        :func:`texture_claims`), appended in order.
     n_boot : int
         Bootstrap resamples over examples.
 
@@ -430,8 +434,71 @@ def claims_table(main: Mapping[int, StudyRecords], *,
                                note=f"criterion: within {ENTROPY_TOLERANCE} bits of 6.5; "
                                     f"standard deviation over images "
                                     f"{values.std(ddof=1):.2f} bits"))
+    for item in correlation_claims or ():
+        rows.append(item.row(n_boot, seed))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-__all__ = ["CLAIM_COLUMNS", "VERDICTS", "AgreementCurves", "agreement_curves", "claims_table",
-           "mixed_correct", "store_correct"]
+@dataclass(frozen=True)
+class CorrelationClaim:
+    """A claim that examples with a higher (``sign`` -1) or lower (``sign`` +1) ``column``
+    are learned first, i.e. that ``column`` and the agreed-from epoch correlate with
+    ``sign``; tested on ``study`` (None: not run yet) over all examples of ``split``."""
+
+    claim_id: str
+    claim: str
+    paper: str
+    study_label: str
+    study: StudyRecords | None
+    split: str
+    column: str
+    sign: int
+    note: str = ""
+
+    def row(self, n_boot: int = 200, seed=0) -> dict:
+        row = _Row(self.claim_id, self.claim, self.paper,
+                   f"Spearman rho of {self.column} with the agreed-from epoch "
+                   f"({self.split} set)", self.study_label)
+        if self.study is None:
+            return row.missing(self.study_label)
+        result = _correlation(self.study, self.split, self.column, n_boot, seed)
+        if result is None:
+            return row.result(verdict="not testable here",
+                              note=f"no {self.column} statistic for the {self.split} set")
+        return row.result(*result, sign=self.sign, note=self.note)
+
+
+#: The paper's correlation claims on Pascal VOC (Sec. 5, Fig. 4): lower entropy, segment count,
+#: DCT share, fewer instances, larger boxes and easier images (Ionescu score) are learned
+#: first. Tuples of (column, sign of rho with the agreed-from epoch, what is learned first).
+PASCAL_CLAIMS = (("entropy", 1, "lower entropy"), ("segments", 1, "fewer segments"),
+                 ("dct_share", 1, "a lower DCT share"), ("instances", 1, "fewer instances"),
+                 ("bbox_area_share", -1, "larger boxes"),
+                 ("vsd_score", 1, "easier images (lower Ionescu et al. difficulty)"))
+#: On KTH-TIPS2-b (Sec. 5, Fig. 5) the tendency is reversed: higher edge strength, segment
+#: count and DCT share are learned first (entropy is only in the appendix).
+TEXTURE_CLAIMS = (("segments", -1, "more segments"), ("dct_share", -1, "a higher DCT share"))
+
+
+def pascal_claims(study: StudyRecords | None, label: str,
+                  split: str = "train") -> list[CorrelationClaim]:
+    """The Pascal VOC correlation claims on ``study`` (``split``)."""
+    return [CorrelationClaim(f"voc-{column}-{split}-{label}",
+                             f"On Pascal VOC, {text} are learned first", "Sec. 5, Fig. 4",
+                             label, study, split, column, sign)
+            for column, sign, text in PASCAL_CLAIMS]
+
+
+def texture_claims(study: StudyRecords | None, label: str, split: str = "train",
+                   edge_statistic: str = "crisp_edges", note: str = "") -> list[CorrelationClaim]:
+    """The KTH-TIPS2-b correlation claims (reversed with respect to Pascal) on ``study``."""
+    items = (*TEXTURE_CLAIMS, (edge_statistic, -1, "stronger edges"))
+    return [CorrelationClaim(f"texture-{column}-{split}-{label}",
+                             f"On textures, {text} are learned first (reversed from Pascal)",
+                             "Sec. 5, Fig. 5", label, study, split, column, sign, note)
+            for column, sign, text in items]
+
+
+__all__ = ["CLAIM_COLUMNS", "PASCAL_CLAIMS", "TEXTURE_CLAIMS", "VERDICTS", "AgreementCurves",
+           "CorrelationClaim", "agreement_curves", "claims_table", "mixed_correct",
+           "pascal_claims", "store_correct", "texture_claims"]

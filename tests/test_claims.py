@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agreement_core.agreement import agreement_table, independent_agreement
@@ -16,7 +17,9 @@ from agreement_core.claims import (
     agreement_curves,
     claims_table,
     mixed_correct,
+    pascal_claims,
     store_correct,
+    texture_claims,
 )
 from agreement_core.errors import ConfigError
 from agreement_core.locations import Locations
@@ -183,3 +186,26 @@ def test_seed_groups_closer_than_k_are_refused():
 def test_claims_table_needs_the_main_study():
     with pytest.raises(ValueError, match="main study"):
         claims_table({})
+
+
+def test_correlation_claims_follow_the_planted_order_and_name_missing_studies(tmp_path):
+    rng = np.random.default_rng(2)
+    n, epochs = 300, 6
+    learned = rng.integers(1, epochs + 2, n)
+    correct = np.repeat((np.arange(1, epochs + 1)[:, None, None] >= learned[None, None, :]),
+                        5, axis=1)
+    store = _store(tmp_path / "voc", correct)
+    stats = pd.DataFrame({"example_id": np.arange(n), "label": np.arange(n) % 3,
+                          "entropy": learned + rng.normal(0, 0.3, n),       # learned first: low
+                          "bbox_area_share": -learned + rng.normal(0, 0.3, n),  # ... large
+                          "segments": rng.normal(size=n)})                   # no relation
+    study = Study(store, {"train": stats})
+    rows = {c.column: c.row(n_boot=50) for c in pascal_claims(study, "VOC toy")}
+    assert rows["entropy"]["verdict"] == "reproduced" and rows["entropy"]["value"] > 0.8
+    assert rows["bbox_area_share"]["verdict"] == "reproduced"
+    assert rows["segments"]["verdict"] == "differs"
+    assert rows["vsd_score"]["verdict"] == "not testable here"  # no such column here
+    texture = {c.column: c.row(n_boot=50) for c in texture_claims(study, "DTD toy")}
+    assert texture["segments"]["verdict"] == "differs"
+    assert all(r["verdict"] == "not run yet" for r in
+               (c.row() for c in pascal_claims(None, "VOC resnet50")))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .._io import write_table
-from ..claims import CLAIM_COLUMNS, claims_table
+from ..claims import CLAIM_COLUMNS, claims_table, pascal_claims, texture_claims
 from ..records import RecordStore
 from .runs import is_complete, study_statistics
 from .workspace import Workspace
@@ -30,6 +30,28 @@ class _Study:
 def _finished(workspace: Workspace, config) -> RecordStore | None:
     path = workspace.layout.study_dir(config)
     return RecordStore.open(path) if is_complete(path) else None
+
+
+def _with_statistics(workspace: Workspace, config) -> _Study | None:
+    store = _finished(workspace, config)
+    return None if store is None else _Study(store, study_statistics(workspace, store,
+                                                                     config.dataset))
+
+
+def dataset_claims(workspace: Workspace) -> list:
+    """The correlation claims on Pascal VOC (each architecture of Figs. 4 and 18) and on the
+    texture dataset (DTD standing in for KTH-TIPS2-b), for the profile's studies."""
+    profile, claims = workspace.profile, []
+    if "voc" in profile.studies:
+        base = profile.config("voc")
+        for arch in dict.fromkeys((base.arch, *profile.voc_architectures)):
+            config = profile.config("voc", arch=arch)
+            claims += pascal_claims(_with_statistics(workspace, config), f"VOC {arch}")
+    if "dtd" in profile.studies:
+        config = profile.config("dtd")
+        claims += texture_claims(_with_statistics(workspace, config), f"DTD {config.arch}",
+                                 note="DTD stands in for KTH-TIPS2-b")
+    return claims
 
 
 def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.DataFrame:
@@ -68,8 +90,8 @@ def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.Dat
                   if any(c in table for table in statistics.values())), "sobel_edges")
     return claims_table(main, architectures=architectures,
                         mixed=mixed if len(mixed) > 1 else None, random_labels=random_labels,
-                        batch_sizes=batch_sizes, edge_statistic=edges, n_boot=n_boot,
-                        seed=seed)
+                        batch_sizes=batch_sizes, edge_statistic=edges,
+                        correlation_claims=dataset_claims(workspace), n_boot=n_boot, seed=seed)
 
 
 def write_claims(workspace: Workspace, **options) -> pd.DataFrame:

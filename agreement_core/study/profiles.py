@@ -36,6 +36,8 @@ class Profile:
     trained a second time with the learning rate scaled linearly from the ``cifar10``
     study's (roles ``cifar10-batch<b>-scaled-lr``), beside the fixed-rate ablation.
     ``encoding`` is the record stores' (:data:`~agreement_core.records.ENCODINGS`).
+    ``voc_architectures`` are further architectures of the ``voc`` study (Fig. 18: ResNet-50
+    beside Fig. 4's DenseNet-121), trained as roles ``voc-<arch>``.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Profile:
     arch_settings: dict[str, dict] = field(default_factory=dict)
     scaled_lr_batch_sizes: tuple[int, ...] = ()
     encoding: str = "plain"
+    voc_architectures: tuple[str, ...] = ()
 
     def __post_init__(self):
         main = self.studies.get("cifar10", {})
@@ -95,6 +98,8 @@ class Profile:
             out.setdefault(f"cifar10-batch{batch}", self.config("cifar10", batch_size=batch))
         for batch in self.scaled_lr_batch_sizes:
             out.setdefault(f"cifar10-batch{batch}-scaled-lr", self.scaled_lr_config(batch))
+        for arch in self.voc_architectures:
+            out.setdefault(f"voc-{arch}", self.config("voc", arch=arch))
         # One directory per distinct configuration, whatever role asked for it.
         seen, unique = set(), {}
         for role, config in out.items():
