@@ -428,6 +428,43 @@ class FigureSession:
             values = ablations[name]
         return Variants(name, {value: self.study(role, **{name: value}) for value in values})
 
+    def difficulty_images(self, dataset: str = "voc", split: str = "train",
+                          columns=("entropy", "segments", "dct_share", "crisp_edges")
+                          ) -> dict[str, np.ndarray]:
+        """The easiest and the hardest image of ``split`` by Ionescu et al.'s visual-search
+        difficulty score (Fig. 3), titled with the score and the image's statistics.
+
+        Parameters
+        ----------
+        dataset : str
+            A dataset with difficulty scores (``vsd_scores()``: Pascal VOC).
+        split : str
+        columns : sequence of str
+            Statistics printed in the titles, read from the profile's statistics table
+            (those it lacks are left out).
+
+        Returns
+        -------
+        dict of str to ndarray
+            Title -> the uint8 RGB image, easiest first.
+        """
+        require_dataset(dataset, self.workspace.locations)
+        data = self.workspace.dataset(dataset, split)
+        scores = data.vsd_scores()
+        picks = {"easiest": int(np.nanargmin(scores)), "hardest": int(np.nanargmax(scores))}
+        try:
+            table = self.statistics(dataset, splits=(split,))[split].set_index("example_id")
+        except StudyMissing:
+            table = pd.DataFrame()
+        images = {}
+        for name, row in picks.items():
+            example = int(data.example_ids[row])
+            values = [f"{c} {table.at[example, c]:.4g}" for c in columns
+                      if c in table.columns and example in table.index]
+            title = "\n".join([f"{name}: difficulty {scores[row]:.2f}", *values])
+            images[title] = np.asarray(data.load_image(row))
+        return images
+
     def claims(self, n_boot: int = 200) -> pd.DataFrame:
         """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`)."""
         return load_claims(self.workspace, n_boot=n_boot)

@@ -50,8 +50,10 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
 BOOK_DIR = REPO / "book"
 CONFIG = REPO / "_config.yml"
-#: Exceptions a notebook may stop with on a machine that lacks its data: the page says so.
-EXPECTED_STOPS = ("DatasetUnavailable",)
+#: Exceptions a notebook may stop with on a machine that lacks its data or results, with the
+#: title of the note the page shows instead.
+EXPECTED_STOPS = {"DatasetUnavailable": "Data not on this machine",
+                  "StudyMissing": "Results not computed on this machine"}
 
 
 class BuildError(AgreementError):
@@ -97,24 +99,24 @@ def notebook_names(only=None, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     return [n for n in names if not only or n in only]
 
 
-def missing_data_note(message: str) -> dict:
-    """A styled note (an output of the cell that stopped) saying what data is missing and
-    how to get it: what the book shows instead of an error box."""
+def missing_data_note(message: str, title: str = EXPECTED_STOPS["DatasetUnavailable"]) -> dict:
+    """A styled note (an output of the cell that stopped) saying what data or results are
+    missing and how to get them: what the book shows instead of an error box."""
     text = html.escape(message[:1].upper() + message[1:])
     body = ('<div class="admonition note missing-data"><p class="admonition-title">'
-            f'Data not on this machine</p><p>{text}</p></div>')
+            f'{html.escape(title)}</p><p>{text}</p></div>')
     return nbformat.v4.new_output("display_data", data={"text/html": body,
                                                         "text/plain": message})
 
 
-def _show_missing_data(path: Path, message: str) -> None:
+def _show_missing_data(path: Path, message: str, title: str) -> None:
     """Drop papermill's error banners and turn the stopped cell's error into a note."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [c for c in notebook.cells
                       if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
     for cell in notebook.cells:
         if cell.cell_type == "code" and any(o.output_type == "error" for o in cell.outputs):
-            cell.outputs = [o if o.output_type != "error" else missing_data_note(message)
+            cell.outputs = [o if o.output_type != "error" else missing_data_note(message, title)
                             for o in cell.outputs]
     with atomic_path(path) as tmp:
         nbformat.write(notebook, tmp)
@@ -155,7 +157,7 @@ def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
             if error.ename not in EXPECTED_STOPS:
                 raise BuildError(f"notebook {name} failed: {error.ename}: {error.evalue} "
                                  f"(executed copy with the traceback: {target})") from None
-            _show_missing_data(target, error.evalue)
+            _show_missing_data(target, error.evalue, EXPECTED_STOPS[error.ename])
             outcome[name] = f"{error.ename}: {error.evalue}"
         _say(f"  {name}: {outcome[name][:100]} ({time.perf_counter() - start:.0f} s)")
     return outcome

@@ -253,7 +253,8 @@ def load_study(config: TrainConfig, workspace: Workspace, *, train: bool = False
     if not train:
         raise StudyMissing(
             f"no finished results for this study ({config.dataset}, {config.arch}, "
-            f"{config.num_networks} networks, {config.epochs} epochs) under {path}. Run "
+            f"{config.num_networks} networks, {config.epochs} epochs) under <results>/"
+            f"{path.relative_to(workspace.locations.results_root).as_posix()}. Run "
             f"'python -m agreement_core build --profile {workspace.profile.name}' for the "
             f"profile's studies, or pass -p train_missing True to the notebook to train this "
             f"one here.")
