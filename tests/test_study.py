@@ -198,3 +198,13 @@ def test_notebooks_run_stop_on_missing_data_and_fail_on_errors(tmp_path):
     with pytest.raises(BuildError, match="broken failed: ZeroDivisionError"):
         execute_notebooks(Workspace.open("default"), only=["broken"], out_dir=out,
                           notebooks_dir=source)
+
+
+def test_epoch_times_are_kept_per_network_and_summed(tmp_path):
+    from agreement_core.study.runs import record_epoch_time, timings_path, training_seconds
+    record_epoch_time(tmp_path, 0, 1, 12.5)
+    record_epoch_time(tmp_path, 0, 2, 10.0)
+    record_epoch_time(tmp_path, 3, 1, 7.25)
+    record_epoch_time(tmp_path, 0, 2, 11.0)  # a resumed epoch replaces its time
+    assert training_seconds(tmp_path) == pytest.approx(12.5 + 11.0 + 7.25)
+    assert timings_path(tmp_path, 3).name == "net003.json"

@@ -11,14 +11,17 @@ the build resumes.
 from __future__ import annotations
 
 import contextlib
+import json
+import platform
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._io import write_table
+from .._io import write_json, write_table
 from .._locks import FileLock
 from ..agreement import true_positive_agreement
 from ..data import get_dataset
@@ -112,12 +115,40 @@ def epoch_summary_line(store: RecordStore, k: int, epoch: int, loss: float) -> s
     return line
 
 
+def timings_path(store_path: str | Path, k: int) -> Path:
+    """Where the wall time of network ``k``'s epochs is kept (``timings/net<k>.json``)."""
+    return Path(store_path) / "timings" / f"net{k:03d}.json"
+
+
+def record_epoch_time(store_path: str | Path, k: int, epoch: int, seconds: float) -> None:
+    """Add the wall time of one epoch (training, evaluation, recording) to its network's
+    timings file, atomically: what the profile's training budget is measured from."""
+    path = timings_path(store_path, k)
+    data = json.loads(path.read_text()) if path.is_file() else {
+        "host": platform.node(), "epoch_seconds": {}}
+    data["epoch_seconds"][str(epoch)] = round(float(seconds), 2)
+    write_json(path, data)
+
+
+def training_seconds(store_path: str | Path) -> float:
+    """The wall time recorded for a study's epochs (all networks), in seconds."""
+    return float(sum(sum(json.loads(p.read_text())["epoch_seconds"].values())
+                     for p in (Path(store_path) / "timings").glob("net*.json")))
+
+
 def store_recorder(store: RecordStore):
-    """The trainer's per-epoch callback: write the epoch's records, print its summary line."""
+    """The trainer's per-epoch callback: write the epoch's records and its wall time (since
+    the previous epoch recorded; a group's epoch counts at its first network), print its
+    summary line."""
+    last = [time.perf_counter()]
+
     def record(k: int, epoch: int, predictions: dict, loss: float) -> None:
         for split, (pred, prob) in predictions.items():
             prob = prob.float().cpu().numpy().astype(np.float16) if store.with_true_prob else None
             store.write_epoch(k, split, epoch, pred.cpu().numpy(), true_prob=prob)
+        now = time.perf_counter()
+        record_epoch_time(store.path, k, epoch, now - last[0])
+        last[0] = now
         tqdm.write(epoch_summary_line(store, k, epoch, loss))
     return record
 
