@@ -2,13 +2,27 @@
 
 Every notebook and the README draw through these functions, so that one figure
 style serves the whole study (matplotlib, the Agg backend works headless).
+
+Every figure is sized for the book's text column: at most :data:`PAGE_WIDTH_IN` inches
+wide, drawn with :data:`STYLE` (no text under :data:`MIN_FONT_PT` points), so that shown at
+its natural size (96 CSS pixels per inch, :func:`show`) its smallest text is
+``MIN_FONT_PT * 96 / 72`` pixels high. :func:`show` saves it at :data:`FIGURE_DPI` (sharp
+when enlarged) and records that smallest text size in the PNG (``figure_png``), which the
+book's browser test reads back.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.patches import Patch
+from matplotlib.text import Text
 from skimage.color import label2rgb
 
 from .agreement import agreement_table, combined_agreement_table
@@ -18,7 +32,107 @@ from .statistics.maps import statistic_maps
 # Matplotlib's tab10 blue, red and orange, as hex so that Plotly accepts them too.
 AGREEMENT_COLOR, ACCURACY_COLOR, STATISTIC_COLOR = "#1f77b4", "#d62728", "#ff7f0e"
 
+#: Width of the book's text column in inches at 96 CSS pixels per inch: a notebook cell's
+#: output is 688 px wide in a 1280-px window (measured in Chromium), 672 px is 7 inches.
+PAGE_WIDTH_IN = 7.0
+#: Resolution of the PNGs the book shows: 1.56 image pixels per CSS pixel at natural size.
+FIGURE_DPI = 150
+#: The smallest font size on any figure, in points (11.3 CSS px at natural size).
+MIN_FONT_PT = 8.5
+#: CSS pixels per inch (the size at which :func:`show` displays a figure).
+CSS_PX_PER_IN = 96
+#: PNG text key under which :func:`figure_png` records the smallest text height (pixels).
+MIN_FONT_KEY = "agreement_core:min_font_px"
+#: Narrowest panel in a grid of panels (inches): with labels on every panel, narrower ones
+#: leave no room for the curves.
+MIN_PANEL_IN = 2.3
 
+#: The figures' matplotlib settings (applied while a figure is built, :func:`styled`).
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 11,
+    "figure.dpi": 100,
+    "savefig.dpi": FIGURE_DPI,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+}
+
+
+def styled(function):
+    """Build the figure of ``function`` under :data:`STYLE` (fonts, spines, resolution)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return function(*args, **kwargs)
+    return wrapper
+
+
+def _figure(nrows: int = 1, ncols: int = 1, *, figsize, **kwargs):
+    """``plt.subplots`` with the constrained layout (room for every label and legend)."""
+    return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **kwargs)
+
+
+def smallest_font_pt(fig) -> float:
+    """The smallest font size (points) of the visible, non-empty text of a figure.
+
+    Tick labels, axis labels, titles, legends and figure texts; the text of hidden axes
+    (unused cells of a grid) does not count.
+    """
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()
+             and (t.axes is None or t.axes.get_visible())]
+    if not sizes:
+        raise ValueError("the figure has no text")
+    return float(min(sizes))
+
+
+def figure_png(fig, dpi: int = FIGURE_DPI) -> tuple[bytes, int]:
+    """The figure as PNG bytes, and the width (CSS pixels) to show it at its natural size.
+
+    The PNG records the height in image pixels of the figure's smallest text under
+    :data:`MIN_FONT_KEY` (``smallest_font_pt * dpi / 72``): the displayed text size is that
+    times the shown width over the image's width.
+    """
+    fig.canvas.draw()  # lay out (constrained layout) before measuring and saving
+    min_px = smallest_font_pt(fig) * dpi / 72
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.06,
+                facecolor="white", metadata={MIN_FONT_KEY: f"{min_px:.2f}"})
+    png = buffer.getvalue()
+    width = int.from_bytes(png[16:20], "big")  # IHDR: width, height
+    return png, round(width * CSS_PX_PER_IN / dpi)
+
+
+def _legend_below(fig, handles, labels, ncols: int | None = None) -> None:
+    """One legend for all panels, under them (the constrained layout makes room)."""
+    fig.legend(handles, labels, loc="outside lower center",
+               ncols=ncols or min(len(labels), 2),
+               handler_map={tuple: HandlerTuple(ndivide=None)})
+
+
+def _agreement_handles(statistic: bool = False):
+    """Legend entries of :func:`plot_agreement` (band and line together for the accuracy)."""
+    ax_handles = [Patch(color=AGREEMENT_COLOR, alpha=0.25),
+                  plt.Line2D([], [], color=AGREEMENT_COLOR),
+                  plt.Line2D([], [], color=AGREEMENT_COLOR, linestyle="--", linewidth=1),
+                  (Patch(color=ACCURACY_COLOR, alpha=0.3),
+                   plt.Line2D([], [], color=ACCURACY_COLOR))]
+    labels = ["agreement above the lower bound", "true-positive agreement (TPa)",
+              "lower bound of TPa", "mean accuracy ± std"]
+    if statistic:
+        ax_handles.append(plt.Line2D([], [], color=STATISTIC_COLOR, marker="o", markersize=3))
+        labels.append("mean statistic of the agreed examples (right axis)")
+    return ax_handles, labels
+
+
+@styled
 def plot_agreement(table: pd.DataFrame, ax=None, *, title: str | None = None):
     """Draw one split's agreement figure (Pliushch et al., Fig. 2) from an agreement table.
 
@@ -40,7 +154,8 @@ def plot_agreement(table: pd.DataFrame, ax=None, *, title: str | None = None):
     missing = {"epoch", "tpa", "lower_bound", "mean_acc", "std_acc"} - set(table.columns)
     if missing:
         raise ValueError(f"the agreement table lacks the columns {sorted(missing)}")
-    ax = ax if ax is not None else plt.subplots(figsize=(5, 3.5))[1]
+    if ax is None:
+        ax = _figure(figsize=(4.5, 3.2))[1]
     epoch, tpa, bound = table["epoch"], table["tpa"], table["lower_bound"]
     mean, std = table["mean_acc"], table["std_acc"]
     ax.fill_between(epoch, bound, tpa, color=AGREEMENT_COLOR, alpha=0.25,
@@ -66,11 +181,19 @@ def plot_statistic(curves: pd.DataFrame, statistic: str, ax):
     twin = ax.twinx()
     twin.plot(curves["epoch"], curves[statistic], color=STATISTIC_COLOR, marker="o",
               markersize=3, label=f"mean {statistic} of agreed examples")
-    twin.set_ylabel(f"{statistic} (agreed examples)", color=STATISTIC_COLOR)
+    twin.set_ylabel(f"mean {statistic} (agreed)", color=STATISTIC_COLOR)
     twin.tick_params(axis="y", colors=STATISTIC_COLOR)
+    twin.spines["right"].set_visible(True)
+    twin.spines["right"].set_color(STATISTIC_COLOR)
     return twin
 
 
+def _suptitle(fig, title: str | None) -> None:
+    if title:
+        fig.suptitle(title, wrap=True)
+
+
+@styled
 def agreement_figure(store, *, splits=None, statistics: dict | None = None,
                      statistic: str | None = None, title: str | None = None, **curve_kwargs):
     """One panel per split; with ``statistics`` (split -> table) and ``statistic``, the overlay.
@@ -79,183 +202,256 @@ def agreement_figure(store, *, splits=None, statistics: dict | None = None,
     (``min_epoch``, ``min_accuracy``).
     """
     splits = list(splits or store.splits)
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 3.8), squeeze=False)
-    for ax, split in zip(axes[0], splits, strict=True):
+    ncols = min(len(splits), 2)
+    nrows = -(-len(splits) // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(PAGE_WIDTH_IN if ncols > 1 else 4.5,
+                                               3.1 * nrows + 0.6), squeeze=False)
+    for ax in axes.flat[len(splits):]:
+        ax.set_visible(False)
+    overlay = False
+    for ax, split in zip(axes.flat, splits, strict=False):
         plot_agreement(agreement_table(store, split), ax, title=f"{split} set")
         table = (statistics or {}).get(split)
         if statistic and table is not None:
             curves = agreement_curves(store, split, table, [statistic], **curve_kwargs)
             if len(curves):
                 plot_statistic(curves, statistic, ax)
-    axes[0][0].legend(loc="upper left", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+                overlay = True
+    _legend_below(fig, *_agreement_handles(overlay))
+    _suptitle(fig, title)
     return fig
 
 
-def _grid(n: int, ncols: int, size=(4.2, 3.3)):
-    ncols = max(1, min(ncols, n))
+def _grid(n: int, ncols: int, *, aspect: float = 0.78, max_panel: float = 4.5,
+          extra_height: float = 0.7):
+    """``n`` panels in rows of at most ``ncols``, as wide as the page allows (hidden extras).
+
+    Panels are at least :data:`MIN_PANEL_IN` wide (fewer columns when the page is too
+    narrow for ``ncols``) and at most ``max_panel``; their height is ``aspect`` times it.
+    """
+    ncols = max(1, min(ncols, n, int(PAGE_WIDTH_IN // MIN_PANEL_IN)))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
-                             squeeze=False)
+    panel = min(PAGE_WIDTH_IN / ncols, max_panel)
+    fig, axes = _figure(nrows, ncols, figsize=(panel * ncols,
+                                               panel * aspect * nrows + extra_height),
+                        squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
 
 
-def agreement_panels(tables: dict, *, ncols: int = 4, suptitle: str | None = None):
+@styled
+def agreement_panels(tables: dict, *, ncols: int = 3, suptitle: str | None = None):
     """One agreement panel per entry of ``tables`` (title -> agreement table): ablations."""
     if not tables:
         raise ValueError("no agreement tables to plot")
     fig, axes = _grid(len(tables), ncols)
     for ax, (title, table) in zip(axes, tables.items(), strict=True):
         plot_agreement(table, ax, title=title)
-    axes[0].legend(loc="upper left", fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+    _legend_below(fig, *_agreement_handles())
+    _suptitle(fig, suptitle)
     return fig
 
 
-def statistic_panels(store, split: str, statistics: pd.DataFrame, columns, *, ncols: int = 3,
+@styled
+def statistic_panels(store, split: str, statistics: pd.DataFrame, columns, *, ncols: int = 2,
                      suptitle: str | None = None, **curve_kwargs):
     """The paper's statistics figure: one agreement panel per statistic with its orange curve.
 
     ``statistics`` is keyed by ``example_id``; ``curve_kwargs`` go to
-    :func:`~agreement_core.correlation.agreement_curves`.
+    :func:`~agreement_core.correlation.agreement_curves`. At most two panels a row: each
+    has a left (agreement) and a right (statistic) axis.
     """
     columns = [c for c in columns if c in statistics.columns]
     if not columns:
         raise ValueError("none of the requested statistics is in the table")
     table = agreement_table(store, split)
     curves = agreement_curves(store, split, statistics, columns, **curve_kwargs)
-    fig, axes = _grid(len(columns), ncols)
+    fig, axes = _grid(len(columns), min(ncols, 2))
+    overlay = False
     for ax, column in zip(axes, columns, strict=True):
         plot_agreement(table, ax, title=f"{split} set: {column}")
         if len(curves) and curves[column].notna().any():
             plot_statistic(curves, column, ax)
-    axes[0].legend(loc="upper left", fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+            overlay = True
+    _legend_below(fig, *_agreement_handles(overlay))
+    _suptitle(fig, suptitle)
     return fig
 
 
+@styled
 def categorical_panels(shares: dict, *, ncols: int = 3, suptitle: str | None = None):
     """Share of each value's examples that are agreed upon, per epoch (KTH illumination, pose).
 
     ``shares`` maps a factor name to
     :func:`~agreement_core.correlation.categorical_agreement_shares`.
     """
-    fig, axes = _grid(len(shares), ncols)
+    fig, axes = _grid(len(shares), ncols, extra_height=0.4)
     for ax, (factor, table) in zip(axes, shares.items(), strict=True):
         for value, rows in table.groupby("value", sort=False):
             ax.plot(rows["epoch"], rows["share"], marker="o", markersize=3, label=str(value))
         ax.set(xlabel="epoch", ylabel="share agreed upon", ylim=(0, 1), title=factor)
-        ax.legend(fontsize=7, title=factor, title_fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+        ax.legend(title=factor)
+    _suptitle(fig, suptitle)
     return fig
 
 
-def statistic_histograms(tables: dict, columns, *, bins: int = 40, suptitle: str | None = None):
-    """Histograms of every statistic, one row per table (name -> statistics table): Figs. 12-15."""
-    names = list(tables)
-    columns = [c for c in columns if any(c in tables[n].columns for n in names)]
-    fig, axes = plt.subplots(len(names), len(columns), figsize=(3.1 * len(columns),
-                                                                2.5 * len(names)),
-                             squeeze=False)
-    for r, name in enumerate(names):
-        for c, column in enumerate(columns):
-            ax = axes[r][c]
-            values = tables[name][column] if column in tables[name] else pd.Series(dtype=float)
-            values = pd.to_numeric(values, errors="coerce").dropna()
+@styled
+def statistic_histograms(tables: dict, columns, *, bins: int = 40, ncols: int = 3,
+                         suptitle: str | None = None):
+    """Histograms of every statistic of every table (name -> statistics table): Figs. 12-15.
+
+    Each table's statistics fill rows of ``ncols`` panels (a new row for each table): the
+    panel's title names the table, its x axis the statistic; the black line is the mean.
+    Statistics a table lacks get no panel.
+    """
+    panels = []
+    for name, table in tables.items():
+        present = []
+        for column in columns:
+            values = pd.to_numeric(table[column], errors="coerce").dropna() \
+                if column in table.columns else pd.Series(dtype=float)
             if len(values):
-                ax.hist(values, bins=bins, color=STATISTIC_COLOR, alpha=0.8)
-                ax.axvline(values.mean(), color="black", linewidth=1)
-            ax.set_title(f"{name}: {column}" + ("" if len(values) else " (none)"), fontsize=8)
-            ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+                present.append((name, column, values))
+        panels.append(present)
+    ncols = max(1, min(ncols, max((len(p) for p in panels), default=1)))
+    rows = [p[i:i + ncols] for p in panels for i in range(0, len(p), ncols)]
+    if not rows:
+        raise ValueError("none of the requested statistics is in the tables")
+    panel = PAGE_WIDTH_IN / ncols
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, panel * 0.72 * len(rows) + 0.4),
+                     layout="constrained")
+    grid = fig.add_gridspec(len(rows), ncols)
+    for r, row in enumerate(rows):
+        for c, (name, column, values) in enumerate(row):
+            ax = fig.add_subplot(grid[r, c])
+            ax.hist(values, bins=bins, color=STATISTIC_COLOR, alpha=0.8)
+            ax.axvline(values.mean(), color="black", linewidth=1)
+            ax.set(title=name, xlabel=column, ylabel="examples")
+    _suptitle(fig, suptitle)
     return fig
 
 
+#: The columns of :func:`statistic_maps_figure` (two lines each: the panels are narrow).
+MAP_COLUMNS = ["image", "segments\n(mean colours)", "entropy\n(bright: high)",
+               "Sobel edges\n(bright: strong)", "DCT log|c|\n(orange: kept)"]
+
+
+@styled
 def statistic_maps_figure(images: dict, *, suptitle: str | None = None):
-    """Figs. 3, 10, 11: each image (title -> uint8 RGB) with segments, entropy, edges, DCT."""
-    columns = ["image", "segments", "windowed entropy", "Sobel magnitude",
-               "DCT log|c| (kept: bright)"]
-    fig, axes = plt.subplots(len(images), len(columns), figsize=(2.6 * len(columns),
-                                                                 2.6 * len(images)),
-                             squeeze=False)
-    for r, (title, image) in enumerate(images.items()):
+    """Figs. 3, 10, 11: each image (title -> uint8 RGB) with segments, entropy, edges, DCT.
+
+    The DCT panel shows log|c| in grey with the coefficients that reach the threshold (the
+    ones the DCT share counts) in orange.
+    """
+    columns = MAP_COLUMNS
+    titles = ["\n".join(textwrap.fill(line, 22) for line in str(t).splitlines())
+              for t in images]
+    longest = max((len(line) for t in titles for line in t.splitlines()), default=0)
+    label_in = 0.25 + longest * 0.5 * 9 / 72  # room for the row titles at the left
+    side = (PAGE_WIDTH_IN - label_in) / len(columns)
+    fig, axes = _figure(len(images), len(columns),
+                        figsize=(PAGE_WIDTH_IN, 0.92 * side * len(images) + 0.5),
+                        squeeze=False)
+    kept_rgba = np.array([*_rgb(STATISTIC_COLOR), 0.85])
+    for r, (title, image) in enumerate(zip(titles, images.values(), strict=True)):
         maps = statistic_maps(image)
         panels = [image, label2rgb(maps["segments"], image, kind="avg"), maps["entropy"],
                   maps["sobel"], maps["dct"]]
         for c, panel in enumerate(panels):
             ax = axes[r][c]
             if c == 4:
-                ax.imshow(panel, cmap="gray", alpha=0.35)
-                ax.imshow(maps["dct_kept"], cmap="Oranges", alpha=maps["dct_kept"] * 0.8)
+                ax.imshow(panel, cmap="gray")
+                overlay = np.zeros(maps["dct_kept"].shape + (4,))
+                overlay[maps["dct_kept"].astype(bool)] = kept_rgba
+                ax.imshow(overlay)
             else:
                 ax.imshow(panel, cmap=None if c < 2 else "magma")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(columns[c] if r == 0 else "", fontsize=8)
-        axes[r][0].set_ylabel(title, fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+            ax.spines[:].set_visible(False)
+            if r == 0:
+                ax.set_title(columns[c], fontsize=9)
+        axes[r][0].set_ylabel(title, fontsize=9, rotation=0, ha="right", va="center",
+                              labelpad=6)
+    _suptitle(fig, suptitle)
     return fig
 
 
+def _rgb(hex_colour: str) -> tuple[float, float, float]:
+    value = hex_colour.lstrip("#")
+    return tuple(int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+#: How the scopes of a correlation table are drawn and named in the legend.
+_SCOPES = (("all", AGREEMENT_COLOR, "all examples"),
+           ("within_class", STATISTIC_COLOR, "within classes"))
+
+
+@styled
 def correlation_forest(table: pd.DataFrame, ax=None, *, title: str | None = None):
     """Spearman rho with its bootstrap interval per statistic and scope (a forest plot).
 
     ``table`` is :func:`~agreement_core.correlation.correlation_table` (optionally with a
     ``split`` column). Negative rho: examples with a higher statistic are agreed on earlier.
+    Blue: all examples; orange: within classes (the legend says so).
     """
     rows = table.reset_index(drop=True)
     labels = [" / ".join(str(r[c]) for c in ("split", "statistic", "scope") if c in rows)
               for _, r in rows.iterrows()]
-    ax = ax if ax is not None else plt.subplots(figsize=(6.5, 0.32 * len(rows) + 1))[1]
+    if ax is None:
+        ax = _figure(figsize=(PAGE_WIDTH_IN, 0.3 * len(rows) + 1.2))[1]
     y = np.arange(len(rows))[::-1]
-    for scope, color in (("all", AGREEMENT_COLOR), ("within_class", STATISTIC_COLOR)):
+    for scope, color, name in _SCOPES:
         mask = (rows["scope"] == scope).to_numpy()
         part = rows[mask]
+        if not mask.any():
+            continue
         ax.errorbar(part["rho"], y[mask], xerr=[part["rho"] - part["ci_low"],
                                                 part["ci_high"] - part["rho"]],
-                    fmt="o", markersize=4, color=color, capsize=2, label=scope)
+                    fmt="o", markersize=4, color=color, capsize=2, label=name)
     ax.axvline(0, color="gray", linewidth=0.8)
-    ax.set_yticks(list(y), labels, fontsize=7)
+    ax.set_yticks(list(y), labels, fontsize=9)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("Spearman rho with the agreed-from epoch (95% bootstrap CI)")
+    ax.set_ylabel("split / statistic / scope" if "split" in rows else "statistic / scope")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2,
+              title=None, borderaxespad=0.2)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, pad=24)
     return ax
 
 
+#: Axis labels of the agreement-table columns :func:`metric_comparison` draws.
+METRIC_LABELS = {"tpa": "true-positive agreement", "fp_agreement": "false-positive agreement",
+                 "hacohen_agreement": "Hacohen et al.'s agreement",
+                 "hacohen_tp_agreement": "Hacohen et al.'s TP agreement",
+                 "mean_acc": "mean accuracy", "std_acc": "std of the accuracies",
+                 "lower_bound": "lower bound of TPa"}
+
+
+@styled
 def metric_comparison(tables: dict, metrics, *, suptitle: str | None = None):
     """One panel per metric (column of agreement tables), one line per table (label -> table).
 
     Serves online vs eval recording and false-positive agreement across studies.
     """
-    fig, axes = _grid(len(metrics), len(metrics), size=(4.4, 3.2))
+    fig, axes = _grid(len(metrics), len(metrics), aspect=0.85, extra_height=0.9)
     for ax, metric in zip(axes, metrics, strict=True):
         for label, table in tables.items():
             ax.plot(table["epoch"], table[metric], marker="o", markersize=3, label=label)
-        ax.set(xlabel="epoch", title=metric.replace("_", " "))
-    axes[0].legend(fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+        name = METRIC_LABELS.get(metric, metric.replace("_", " "))
+        ax.set(xlabel="epoch", ylabel=name)
+    handles, labels = axes[0].get_legend_handles_labels()
+    _legend_below(fig, handles, labels, ncols=min(len(labels), 3))
+    _suptitle(fig, suptitle)
     return fig
 
 
+@styled
 def curriculum_curves(curves: pd.DataFrame, *, suptitle: str | None = None):
     """Mean test accuracy (± std over networks) against training progress, one line per mode."""
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = _figure(figsize=(5.6, 3.6))
     for mode, rows in curves.groupby("mode", sort=False):
         rows = rows.assign(progress=rows["step"] / rows["total_steps"])
         stats = rows.groupby("progress")["test_accuracy"].agg(["mean", "std"]).reset_index()
@@ -263,13 +459,13 @@ def curriculum_curves(curves: pd.DataFrame, *, suptitle: str | None = None):
         ax.fill_between(stats["progress"], stats["mean"] - stats["std"].fillna(0),
                         stats["mean"] + stats["std"].fillna(0), alpha=0.15)
     ax.set(xlabel="fraction of the training budget", ylabel="test accuracy")
-    ax.legend(fontsize=8)
+    ax.legend(title="order (band: ± std)")
     if suptitle:
-        ax.set_title(suptitle, fontsize=9)
-    fig.tight_layout()
+        ax.set_title(suptitle)
     return fig
 
 
+@styled
 def correlation_figure(table: pd.DataFrame, *, title: str | None = None):
     """The correlation forest (:func:`correlation_forest`) on a figure sized to its rows.
 
@@ -283,15 +479,15 @@ def correlation_figure(table: pd.DataFrame, *, title: str | None = None):
     Returns
     -------
     matplotlib Figure
-        7 inches wide, 0.3 inch per row plus 1.2 high.
+        :data:`PAGE_WIDTH_IN` (7 inches) wide, 0.3 inch per row plus 1.2 high.
     """
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(table) + 1.2))
+    fig, ax = _figure(figsize=(PAGE_WIDTH_IN, 0.3 * len(table) + 1.2))
     correlation_forest(table, ax, title=title)
     return fig
 
 
 def show_agreement_by_split(stores: dict, caption: str | None = None, *,
-                            splits=("train", "test"), ncols: int = 4) -> None:
+                            splits=("train", "test"), ncols: int = 3) -> None:
     """Show one figure per split with one agreement panel per store: Figs. 8 and 9.
 
     Parameters
@@ -430,10 +626,16 @@ def show_unavailable(reasons: dict) -> None:
 
 
 def show(fig, caption: str | None = None) -> None:
-    """Display a figure in a notebook, close it, and print its caption below it (Markdown)."""
-    from IPython.display import Markdown, display
+    """Display a figure in a notebook, close it, and print its caption below it (Markdown).
 
-    display(fig)
+    The figure goes out as a PNG at :data:`FIGURE_DPI` shown at its natural size (96 CSS
+    pixels per inch; the page scales it down where it is narrower), with its smallest text
+    size recorded (:func:`figure_png`); in the book a click enlarges it.
+    """
+    from IPython.display import Image, Markdown, display
+
+    png, width = figure_png(fig)
     plt.close(fig)
+    display(Image(data=png, format="png", width=width))
     if caption:
         display(Markdown(f"*{caption}*"))

@@ -1,15 +1,27 @@
 """The built book in a real browser: Debian's Chromium driven by Playwright.
 
 Builds the book from the committed results (``build --no-train``) unless an up-to-date build
-exists, serves it on localhost, and checks every page: it loads without console errors and
-without any request leaving localhost, its figures are there, and the epoch scrubber's slider
-changes the shown epoch and image grid. Screenshots go to ``book/_build/screenshots/``.
+exists, serves it on localhost, and drives every page at 1280 px (desktop) and 400 px
+(phone). On every page and width: no console error, no request leaving localhost, no page
+without a Plotly figure over :data:`WEIGHT_LIMIT` bytes (plotly.js only where a figure needs
+it, no Font Awesome JavaScript), math typeset by MathJax from the book's own files, every
+code cell folded (present, one click away), wide tables scrolling inside their output, and
+the chapter menu opening from the visible menu button. Figures: their smallest text is at
+least :data:`MIN_TEXT_PX` CSS pixels as shown at 1280 px (rendered width over natural width
+times the text size the PNG records, ``agreement_core.plots.figure_png``); at 400 px they
+are narrower than that and a click enlarges them to their natural size, checked the same
+way. The epoch scrubber: slider, arrow keys, stacked panels on the phone, thumbnails with
+class names, the dataset in the title.
+
+Full-page screenshots go to ``book/_build/screenshots/``, the page weights to
+``book/_build/page_weights.json``, and three pages at both widths to ``docs/images/``.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -17,6 +29,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
@@ -24,8 +37,23 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "book" / "_build" / "html"
 SHOTS = REPO / "book" / "_build" / "screenshots"
-SOURCES = [REPO / "notebooks", REPO / "book", REPO / "agreement_core", REPO / "results",
-           REPO / "_config.yml"]
+DOC_IMAGES = REPO / "docs" / "images"
+WEIGHTS = REPO / "book" / "_build" / "page_weights.json"
+#: What the book is built from: a newer file means a rebuild (the default profile's results
+#: only: a long run of another profile writing its results needs none).
+SOURCES = [REPO / "notebooks", REPO / "book", REPO / "agreement_core",
+           REPO / "results" / "default", REPO / "_config.yml"]
+#: The two widths every page is driven at (CSS pixels).
+WIDTHS = {"desktop": 1280, "phone": 400}
+#: Most bytes a page without a Plotly figure may load (HTML, scripts, styles, fonts, images).
+WEIGHT_LIMIT = 2_500_000
+#: Smallest text on a figure as shown (CSS pixels).
+MIN_TEXT_PX = 9
+#: Smallest thumbnail side in the scrubber as shown (CSS pixels): 1.5 times CIFAR-10's 32.
+MIN_THUMBNAIL_PX = 48
+#: Pages whose screenshots at both widths go to docs/images/ (see docs/book.md).
+DOC_PAGES = {"method": "method.html", "figure": "notebooks/fig2_cifar10_ablations.html",
+             "explorer": "notebooks/learning_dynamics_explorer.html"}
 
 
 def _newest(paths) -> float:
@@ -91,56 +119,220 @@ def browser():
         browser.close()
 
 
-class Visit:
-    """A page opened with every console error, page error and outside request recorded."""
+@pytest.fixture(scope="session")
+def weights():
+    """Page -> width -> bytes loaded; written to book/_build/page_weights.json at the end."""
+    found: dict[str, dict[str, int]] = {}
+    yield found
+    if found:
+        WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+        WEIGHTS.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
 
-    def __init__(self, browser, url: str):
+
+class Visit:
+    """A page opened in a fresh browser context (nothing cached) at one width, with every
+    console error, page error, outside request and loaded byte recorded."""
+
+    def __init__(self, browser, url: str, width: int):
         self.errors: list[str] = []
         self.outside: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.loaded: dict[str, int] = {}
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        self.page.on("requestfinished", self._count)
         self.page.route(re.compile(r"^(?!http://127\.0\.0\.1)(?!data:).*"), self._block)
-        self.page.goto(url, wait_until="load")
-        self.page.wait_for_timeout(300)
+        self.page.goto(url, wait_until="networkidle")
+        self.page.evaluate("() => window.MathJax && MathJax.startup ? "
+                           "MathJax.startup.promise.then(() => true) : true")
+        self.page.wait_for_timeout(200)
 
     def _block(self, route):
         self.outside.append(route.request.url)
         route.abort()
 
+    def _count(self, request):
+        if request.url.startswith("http://127.0.0.1"):
+            self.loaded[request.url] = request.sizes()["responseBodySize"]
 
+    @property
+    def weight(self) -> int:
+        return sum(self.loaded.values())
+
+    def requested(self, name: str) -> bool:
+        return any(urlparse(url).path.endswith(name) for url in self.loaded)
+
+    def close(self):
+        self.context.close()
+
+
+def _recorded_text_px(img) -> float:
+    """The smallest text of a figure in image pixels, as its PNG records it."""
+    from PIL import Image
+
+    from agreement_core.plots import MIN_FONT_KEY
+
+    path = HTML / unquote(urlparse(img.evaluate("i => i.currentSrc")).path).lstrip("/")
+    with Image.open(path) as png:
+        assert MIN_FONT_KEY in png.info, f"{path.name} records no text size (plots.show)"
+        return float(png.info[MIN_FONT_KEY])
+
+
+def _shown_text_px(img, recorded: float) -> float:
+    shown, natural = img.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+    return recorded * shown / natural
+
+
+def _check_figures(p, page: str, width: int) -> None:
+    images = p.locator(".cell_output img")
+    plotly = p.locator(".cell_output .js-plotly-plot")
+    notes = p.locator(".cell_output .missing-data")
+    tables = p.locator(".cell_output table")
+    assert images.count() + plotly.count() + notes.count() + tables.count() > 0, \
+        f"{page} has no figure, no table and no missing-data or missing-results note"
+    for i in range(plotly.count()):
+        assert plotly.nth(i).locator(".main-svg").count() > 0, f"{page}: empty plot {i}"
+    for i in range(images.count()):
+        img = images.nth(i)
+        assert img.evaluate("img => img.complete && img.naturalWidth > 0"), \
+            f"{page}: image {i} did not load"
+        recorded = _recorded_text_px(img)
+        if width >= WIDTHS["desktop"]:
+            shown = _shown_text_px(img, recorded)
+            assert shown >= MIN_TEXT_PX, f"{page}: figure {i} text {shown:.1f} px at {width} px"
+            continue
+        # On the phone the figure fits the screen; a tap shows it at its natural size.
+        img.scroll_into_view_if_needed()
+        img.click()
+        large = p.locator("dialog.figure-lightbox[open] img")
+        large.wait_for(state="visible")
+        p.wait_for_function("() => document.querySelector('dialog.figure-lightbox img')"
+                            ".complete")
+        shown = _shown_text_px(large, recorded)
+        assert shown >= MIN_TEXT_PX, f"{page}: enlarged figure {i} text {shown:.1f} px"
+        p.keyboard.press("Escape")
+        p.locator("dialog.figure-lightbox[open]").wait_for(state="detached")
+
+
+def _check_code_folded(p, page: str) -> None:
+    cells = p.locator(".cell:has(.cell_input)")
+    assert cells.count() > 0, f"{page}: no code cells (the notebook's code should be there)"
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        assert cell.locator("details.hide:not([open]) .cell_input").count() == 1, \
+            f"{page}: code cell {i} is not folded"
+        assert not cell.locator(".cell_input").is_visible(), f"{page}: code cell {i} shown"
+    for tag in ("parameters", "injected-parameters"):
+        assert p.locator(f".cell.tag_{tag}.tag_hide-input").count() == 1, \
+            f"{page}: the {tag} cell is not there, folded"
+    first = cells.first
+    first.locator("details.hide > summary").click()  # one click away
+    assert first.locator(".cell_input").is_visible()
+
+
+def _check_tables(p, page: str) -> None:
+    """Every table fits the column, or scrolls sideways inside an output that does."""
+    found = p.evaluate("""() => {
+      const column = document.querySelector('article.bd-article').getBoundingClientRect();
+      return [...document.querySelectorAll('.cell_output table')].map(table => {
+        const box = table.getBoundingClientRect();
+        let scroller = table.parentElement;
+        while (scroller && !['auto', 'scroll'].includes(getComputedStyle(scroller).overflowX))
+          scroller = scroller.parentElement;
+        const frame = scroller ? scroller.getBoundingClientRect() : null;
+        return {fits: box.right <= column.right + 1,
+                scrolls: !!frame && frame.right <= column.right + 1
+                         && scroller.scrollWidth >= table.offsetWidth};
+      });
+    }""")
+    for i, table in enumerate(found):
+        assert table["fits"] or table["scrolls"], f"{page}: table {i} is cut off"
+
+
+def _check_math(p, page: str, visit: Visit) -> None:
+    math = p.locator(".math")
+    typeset = p.locator(".math mjx-container")
+    if page == "method.html":
+        assert math.count() >= 10, "method.html: the definitions are not math"
+    if math.count():
+        assert typeset.count() == math.count(), f"{page}: math not typeset"
+        assert p.locator("mjx-merror").count() == 0, f"{page}: MathJax errors"
+        assert visit.requested("/_static/mathjax/tex-chtml.js")
+
+
+def _check_menu(p, page: str, width: int) -> None:
+    toggle = p.locator(".bd-header-article button.primary-toggle")
+    assert toggle.is_visible(), f"{page}: no visible menu button at {width} px"
+    toggle.click()
+    if width >= WIDTHS["desktop"]:  # wide screens: the button hides the sidebar
+        p.wait_for_function("() => document.getElementById('pst-primary-sidebar')"
+                            ".classList.contains('pst-sidebar-hidden')")
+        toggle.click()
+        return
+    menu = p.locator("#pst-primary-sidebar-modal[open]")
+    menu.wait_for(state="visible")
+    chapters = menu.locator("a.reference.internal")
+    assert chapters.count() >= len(_pages()) - 1, f"{page}: the chapter menu is empty"
+    assert chapters.filter(has_text="Method").first.is_visible()
+    p.keyboard.press("Escape")
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("page", _pages())
-def test_page_loads_offline_without_errors_and_shows_its_figures(browser, server, page):
-    visit = Visit(browser, f"{server}/{page}")
+def test_page(browser, server, weights, page, width):
+    visit = Visit(browser, f"{server}/{page}", width)
     p = visit.page
     assert not visit.outside, f"{page} asks for outside resources: {visit.outside}"
     assert not visit.errors, f"{page}: {visit.errors}"
     assert p.locator("h1").count() >= 1
-    if page.startswith("notebooks/"):
-        outputs = p.locator(".cell_output")
-        images = p.locator(".cell_output img")
-        plotly = p.locator(".cell_output .js-plotly-plot")
-        unavailable = p.get_by_text("DatasetUnavailable:")
-        assert images.count() + plotly.count() > 0 or unavailable.count() > 0, \
-            f"{page} has neither figures nor a missing-data message"
-        assert outputs.count() > 0
-        for i in range(images.count()):  # every figure decoded (a broken image has width 0)
-            assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), \
-                f"{page}: image {i} did not load"
-        for i in range(plotly.count()):
-            assert plotly.nth(i).locator(".main-svg").count() > 0, f"{page}: empty plot {i}"
+    has_plotly = p.locator(".js-plotly-plot").count() > 0
+    weights.setdefault(page, {})[str(width)] = visit.weight
+    assert visit.requested("plotly.min.js") == has_plotly, \
+        f"{page}: plotly.js loaded {'without' if not has_plotly else 'with'} a Plotly figure"
+    assert not visit.requested("fontawesome.js")
+    if not has_plotly:
+        assert visit.weight <= WEIGHT_LIMIT, \
+            f"{page} loads {visit.weight / 1e6:.2f} MB at {width} px: " \
+            f"{sorted(visit.loaded.items(), key=lambda kv: -kv[1])[:4]}"
+    _check_math(p, page, visit)
+    name = page.replace("/", "_").replace(".html", "")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    p.screenshot(path=str(SHOTS / (page.replace("/", "_").replace(".html", ".png"))),
-                 full_page=True)
-    p.close()
+    p.screenshot(path=str(SHOTS / f"{name}_{width}.png"), full_page=True)
+    if page.startswith("notebooks/"):
+        _check_figures(p, page, width)
+        _check_code_folded(p, page)
+        _check_tables(p, page)
+    _check_menu(p, page, width)
+    assert not visit.errors, f"{page}: {visit.errors}"
+    visit.close()
 
 
-def test_scrubber_slider_changes_epoch_and_image_grid(browser, server):
-    visit = Visit(browser, f"{server}/notebooks/learning_dynamics_explorer.html")
-    p = visit.page
+def _scrubber(p):
     scrubber = p.locator(".epoch-scrubber .js-plotly-plot").first
     scrubber.scroll_into_view_if_needed()
+    return scrubber
+
+
+def _boxes(scrubber) -> dict:
+    """The scrubber's panels (agreement, image grid, histogram) as page boxes."""
+    return scrubber.evaluate("""gd => {
+      const layout = gd._fullLayout, frame = gd.getBoundingClientRect();
+      const box = (x, y) => ({x: frame.left + layout[x]._offset, width: layout[x]._length,
+                              y: frame.top + layout[y]._offset, height: layout[y]._length});
+      const histogram = gd.data.find(t => t.type === 'bar');
+      const h = histogram.xaxis.slice(1);
+      return {agreement: box('xaxis', 'yaxis'), images: box('xaxis2', 'yaxis2'),
+              histogram: box('xaxis' + h, 'yaxis' + h)};
+    }""")
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
+    visit = Visit(browser, f"{server}/notebooks/learning_dynamics_explorer.html", width)
+    p = visit.page
+    scrubber = _scrubber(p)
     title = scrubber.locator(".gtitle")
     grid = scrubber.locator("g.imagelayer image").first
 
@@ -148,23 +340,72 @@ def test_scrubber_slider_changes_epoch_and_image_grid(browser, server):
         return title.text_content(), grid.get_attribute("href")
 
     first_title, first_grid = state()
-    assert first_title.startswith("train set, epoch 1:")
+    assert first_title.startswith("CIFAR-10 train set, epoch 1:"), first_title
+    # The slider: click the label of epoch 6.
     labels = scrubber.locator("g.slider-labels text, g.slider-label-group text")
-    target = labels.nth(5)  # the label of epoch 6
+    target = labels.nth(5)
     assert target.text_content().strip() == "6"
     rail = scrubber.locator("rect.slider-rail-touch-rect").bounding_box()
     label_box = target.bounding_box()
     p.mouse.click(label_box["x"] + label_box["width"] / 2, rail["y"] + rail["height"] / 2)
     p.wait_for_timeout(700)
     new_title, new_grid = state()
-    assert new_title.startswith("train set, epoch 6:"), new_title
+    assert new_title.startswith("CIFAR-10 train set, epoch 6:"), new_title
     assert new_grid != first_grid and new_grid.startswith("data:image/png;base64,")
     current = scrubber.locator("g.slider-container text.slider-label").first  # "epoch N"
     assert current.text_content() == "epoch 6"
+    # The keyboard: two steps right, one left, End.
+    scrubber.focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft"):
+        p.keyboard.press(key)
+        p.wait_for_timeout(300)
+    assert title.text_content().startswith("CIFAR-10 train set, epoch 7:")
+    assert current.text_content() == "epoch 7"
+    p.keyboard.press("End")
+    p.wait_for_timeout(300)
+    assert current.text_content() == f"epoch {labels.count()}"
+    # The layout: side by side on the desktop, stacked on the phone, nothing overlapping.
+    boxes = _boxes(scrubber)
+    if width >= WIDTHS["desktop"]:
+        assert boxes["images"]["x"] > boxes["agreement"]["x"] + boxes["agreement"]["width"]
+    else:
+        order = [boxes[k] for k in ("images", "agreement", "histogram")]
+        for upper, lower in zip(order, order[1:], strict=False):
+            assert upper["y"] + upper["height"] <= lower["y"], "panels overlap on the phone"
+    frame = scrubber.bounding_box()
+    assert frame["x"] >= 0 and frame["x"] + frame["width"] <= width
+    # Thumbnails large enough to recognise, with a legible class name under each.
+    meta = scrubber.evaluate("gd => gd.layout.meta")
+    natural = grid.evaluate("i => new Promise(done => { const image = new Image();"
+                            " image.onload = () => done(image.naturalWidth);"
+                            " image.src = i.getAttribute('href'); })")
+    scale = boxes["images"]["width"] / natural
+    assert meta["thumbnail_px"] * scale >= MIN_THUMBNAIL_PX, (meta, scale)
+    assert meta["label_px"] * scale >= MIN_TEXT_PX, (meta, scale)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    scrubber.screenshot(path=str(SHOTS / "scrubber_epoch6.png"))
+    scrubber.screenshot(path=str(SHOTS / f"scrubber_{width}.png"))
     assert not visit.errors and not visit.outside
-    p.close()
+    visit.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+@pytest.mark.parametrize("name", DOC_PAGES)
+def test_documentation_screenshots(browser, server, name, width):
+    """docs/images/book_<name>_<width>.png: what a reader sees first (listed in docs/book.md).
+
+    Figure pages are scrolled to their first figure, with its code folded above it.
+    """
+    visit = Visit(browser, f"{server}/{DOC_PAGES[name]}", width)
+    p = visit.page
+    first = p.locator(".cell_output img, .cell_output .js-plotly-plot").first
+    if first.count():
+        first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        p.evaluate("() => window.scrollBy(0, -160)")
+        p.wait_for_timeout(300)
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(DOC_IMAGES / f"book_{name}_{width}.png"))
+    assert not visit.errors and not visit.outside
+    visit.close()
 
 
 def test_built_html_references_nothing_outside(book):
@@ -177,3 +418,49 @@ def test_built_html_references_nothing_outside(book):
         if found:
             offenders[str(path.relative_to(book))] = found[:3]
     assert not offenders, offenders
+
+
+def test_executed_notebooks_fold_every_code_cell_and_sources_stay_clean(book):
+    """The book's copies fold all code (hide-input); the notebooks themselves carry no
+    such tag, so they run with papermill and show their code in Jupyter."""
+    import nbformat
+
+    copies = sorted((REPO / "book" / "notebooks").glob("*.ipynb"))
+    assert copies
+    for path in copies:
+        notebook = nbformat.read(path, as_version=4)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all("hide-input" in c.metadata.get("tags", []) for c in code), path.name
+        source = nbformat.read(REPO / "notebooks" / path.name, as_version=4)
+        assert not any("hide-input" in c.metadata.get("tags", []) for c in source.cells)
+
+
+def test_present_notebook_tags_code_cells_only(tmp_path):
+    import nbformat
+
+    from agreement_core.study.pipeline import present_notebook
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(x)"),
+        nbformat.v4.new_code_cell("y = 3", metadata={"tags": ["remove-cell"]})])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    assert present_notebook(path) == {"tagged": 3, "kept": 1}
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
+    assert tags == [[], ["parameters", "hide-input"], ["injected-parameters", "hide-input"],
+                    ["hide-input"], ["remove-cell"]]
+    assert present_notebook(path) == {"tagged": 0, "kept": 4}  # idempotent
+
+
+def test_fontawesome_script_is_stripped():
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    try:
+        from book_assets import strip_fontawesome_js
+    finally:
+        sys.path.pop(0)
+    page = ('<head>\n  <script defer src="../_static/scripts/fontawesome.js?digest=ab"></script>'
+            '\n  <script src="../_static/book.js"></script>')
+    assert strip_fontawesome_js(page) == '<head>\n  <script src="../_static/book.js"></script>'

@@ -138,8 +138,10 @@ def test_every_notebook_is_in_the_book():
         p.stem for p in NOTEBOOKS)
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
-    assert "plotly.min.js" in config["sphinx"]["config"]["html_js_files"]
-    assert "dollarmath" not in config["parse"]["myst_enable_extensions"]  # no MathJax CDN
+    # MathJax from the book's own files, never a CDN; plotly.js only on the page that uses it.
+    assert config["sphinx"]["config"]["mathjax_path"] == "mathjax/tex-chtml.js"
+    assert "dollarmath" in config["parse"]["myst_enable_extensions"]
+    assert "plotly.min.js" not in str(config["sphinx"]["config"].get("html_js_files", []))
 
 
 def test_the_thinness_check_catches_loops_and_hand_built_tables():

@@ -14,6 +14,15 @@ from agreement_core.plots import agreement_figure, plot_agreement  # noqa: E402
 from agreement_core.records import RecordStore  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test's figures are closed after it (matplotlib keeps pyplot figures open)."""
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
 @pytest.fixture
 def store(tmp_path):
     rng = np.random.default_rng(0)
@@ -177,7 +186,141 @@ def test_scrubbers_and_unavailable_are_shown(store, monkeypatch, capsys):
     monkeypatch.setattr(IPython.display, "display", displayed.append)
     widgets.show_scrubbers({"toy train": data})
     assert isinstance(displayed[0], PlotlyHTML) and displayed[0].css_class == "epoch-scrubber"
-    assert displayed[1].data == "*toy train set. the study*"
+    assert displayed[1].data == ("*toy train set. the study Click the figure (or tab to it): "
+                                 "the arrow keys move the slider.*")
+    assert "ArrowRight" in displayed[0].html()  # the keyboard and narrow-screen script
     plots.show_unavailable({"voc": "not here", "kth": "nor here"})
     plots.show_unavailable({})
     assert capsys.readouterr().out == "voc: not here\nkth: nor here\n"
+
+
+# ----------------------------------------------------------------- legible at page width
+def _figures(store):
+    """One figure of every kind the notebooks show, drawn from the planted store."""
+    from agreement_core import plots
+    from agreement_core.correlation import categorical_agreement_shares
+
+    s, stats = store
+    stats = stats.assign(other=-stats["clutter"], third=stats["clutter"] ** 2,
+                         fourth=np.sqrt(stats["clutter"]),
+                         kind=np.where(stats["clutter"] > 4, "x", "y"))
+    table = agreement_table(s, "train")
+    rng = np.random.default_rng(1)
+    images = {"easy: agreed from epoch 1": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+              "voc_2008_000123: difficulty 2.31\nentropy 6.512\nsegments 23":
+                  rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)}
+    correlations = pd.DataFrame({"split": "cifar10 train", "statistic": ["a", "a"],
+                                 "scope": ["all", "within_class"], "rho": [-0.2, 0.1],
+                                 "ci_low": [-0.3, 0.0], "ci_high": [-0.1, 0.2]})
+    curves = pd.DataFrame({"mode": ["m"] * 4, "network": [0, 0, 1, 1], "step": [0, 10] * 2,
+                           "total_steps": 10, "test_accuracy": [0.1, 0.5, 0.1, 0.7]})
+    return {
+        "agreement_figure": plots.agreement_figure(s, statistics={"train": stats},
+                                                   statistic="clutter", min_epoch=1,
+                                                   title="a long title " * 12),
+        "agreement_panels": plots.agreement_panels({f"batch {b}": table for b in range(4)},
+                                                   ncols=4),
+        "statistic_panels": plots.statistic_panels(s, "train", stats,
+                                                   ["clutter", "other", "third", "fourth"],
+                                                   ncols=3, min_epoch=1),
+        "categorical_panels": plots.categorical_panels(
+            {f"f{i}": categorical_agreement_shares(s, "train", stats, "kind", min_epoch=1)
+             for i in range(3)}),
+        "statistic_histograms": plots.statistic_histograms(
+            {"cifar10 train": stats, "cifar10 test": stats},
+            ["clutter", "other", "third", "fourth"]),
+        "statistic_maps_figure": plots.statistic_maps_figure(images),
+        "correlation_figure": plots.correlation_figure(correlations),
+        "metric_comparison": plots.metric_comparison({"a": table, "b": table, "c": table},
+                                                     ["fp_agreement", "hacohen_agreement",
+                                                      "tpa"]),
+        "curriculum_curves": plots.curriculum_curves(curves),
+    }
+
+
+def test_every_figure_fits_the_page_with_legible_text_and_labelled_axes(store):
+    """Page width and fonts: shown at its natural size (at most the column's 7 inches), no
+    figure has text under MIN_FONT_PT points (11.3 px); every plotting panel has both axis
+    labels."""
+    import matplotlib.pyplot as plt
+
+    from agreement_core import plots
+
+    for name, fig in _figures(store).items():
+        png, width = plots.figure_png(fig)
+        assert width <= plots.PAGE_WIDTH_IN * plots.CSS_PX_PER_IN * 1.03, (name, width)
+        assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT, name
+        for ax in fig.axes:
+            if not ax.get_visible():
+                continue
+            if ax.images:  # image panels: their column's title is on the first row
+                continue
+            twin = ax.get_ylabel() and not ax.get_xlabel()  # a statistic's right axis
+            assert (ax.get_xlabel() or twin) and ax.get_ylabel(), (name, ax.get_title())
+        plt.close(fig)
+
+
+def test_figure_png_records_the_smallest_text_and_its_display_width(store):
+    import io
+
+    from PIL import Image
+
+    from agreement_core import plots
+
+    fig = plots.agreement_figure(store[0])
+    png, width = plots.figure_png(fig, dpi=150)
+    image = Image.open(io.BytesIO(png))
+    assert float(image.info[plots.MIN_FONT_KEY]) == pytest.approx(
+        plots.smallest_font_pt(fig) * 150 / 72, abs=0.01)
+    assert width == round(image.width * 96 / 150)
+
+
+def test_show_displays_the_png_at_its_natural_width(store, monkeypatch):
+    import IPython.display
+
+    from agreement_core import plots
+
+    displayed = []
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
+    plots.show(plots.agreement_figure(store[0]), "the caption")
+    image, caption = displayed
+    assert image.data.startswith(b"\x89PNG")
+    assert abs(image.width - 4.5 * 96) < 15  # one split: one 4.5-inch panel, 96 px an inch
+    assert caption.data == "*the caption*"
+
+
+def test_legends_name_the_colours(store):
+    from matplotlib.colors import to_hex
+
+    from agreement_core import plots
+
+    s, stats = store
+    fig = plots.agreement_figure(s, statistics={"train": stats}, statistic="clutter",
+                                 min_epoch=1)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["agreement above the lower bound", "true-positive agreement (TPa)",
+                     "lower bound of TPa", "mean accuracy ± std",
+                     "mean statistic of the agreed examples (right axis)"]
+    table = pd.DataFrame({"statistic": ["a", "a"], "scope": ["all", "within_class"],
+                          "rho": [-0.2, 0.1], "ci_low": [-0.3, 0.0], "ci_high": [-0.1, 0.2]})
+    ax = plots.correlation_forest(table)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["all examples", "within classes"]
+    colours = [to_hex(h.get_color()) for h in legend.legend_handles]
+    assert colours == [plots.AGREEMENT_COLOR, plots.STATISTIC_COLOR]
+
+
+def test_dct_panel_draws_the_kept_coefficients_in_the_colour_its_title_names():
+    from agreement_core import plots
+    from agreement_core.statistics.maps import statistic_maps
+
+    image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    fig = plots.statistic_maps_figure({"one": image})
+    dct = fig.axes[4]
+    assert "orange: kept" in dct.get_title()
+    overlay = dct.images[-1].get_array()
+    kept = statistic_maps(image)["dct_kept"].astype(bool)
+    assert kept.any() and not kept.all()
+    orange = np.array(plots._rgb(plots.STATISTIC_COLOR))
+    assert np.allclose(overlay[kept][:, :3], orange) and (overlay[kept][:, 3] > 0.5).all()
+    assert (overlay[~kept][:, 3] == 0).all()  # the rest shows the grey log|c| map

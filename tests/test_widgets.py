@@ -10,10 +10,13 @@ import pytest  # noqa: E402
 
 from agreement_core.records import RecordStore  # noqa: E402
 from agreement_core.widgets import (  # noqa: E402
+    LABEL_PX,
+    THUMBNAIL_PX,
     LiveEpochScrubber,
     PlotlyHTML,
     epoch_scrubber,
     scrubber_data,
+    scrubber_script,
 )
 
 N, K, E = 60, 3, 5
@@ -81,9 +84,10 @@ def test_static_scrubber_has_one_frame_per_epoch_and_a_slider(data):
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert len(set(sources)) == E  # a different image grid at every epoch
     assert "epoch 3" in fig.frames[2].layout.title.text
-    html = PlotlyHTML(fig, css_class="epoch-scrubber").html()
+    html = PlotlyHTML(fig, css_class="epoch-scrubber", post_script=scrubber_script()).html()
     assert html.startswith('<div class="epoch-scrubber">')
     assert "cdn" not in html.lower() and "<script src" not in html  # plotly.js comes from the page
+    assert "ArrowRight" in html and "{plot_id}" not in html
     with pytest.raises(ValueError, match="no statistic"):
         epoch_scrubber(data, "nope")
 
@@ -106,3 +110,43 @@ def test_bad_inputs_are_rejected(store):
     with pytest.raises(ValueError, match="lack"):
         scrubber_data(store, "train", np.zeros((N, 8, 8, 3), np.uint8),
                       pd.DataFrame({"example_id": [100], "x": [1.0]}))
+
+
+def test_title_names_the_dataset_and_thumbnails_carry_class_names(store):
+    images = np.zeros((N, 8, 8, 3), np.uint8)
+    data = scrubber_data(store, "train", images, dataset="cifar10", max_images=4)
+    assert data.dataset == "CIFAR-10"
+    assert data.labels[:3].tolist() == ["airplane", "automobile", "bird"]  # targets 0, 1, 2
+    fig = epoch_scrubber(data)
+    assert fig.layout.title.text.startswith("CIFAR-10 train set, epoch 1:")
+    assert fig.frames[2].layout.title.text.startswith("CIFAR-10 train set, epoch 3:")
+    named = scrubber_data(store, "train", images, class_names=["a", "b", "c"])
+    assert named.dataset == "" and named.labels[:3].tolist() == ["a", "b", "c"]
+    unnamed = scrubber_data(store, "train", images, dataset="imagenette")
+    assert unnamed.dataset == "Imagenette" and unnamed.labels[0] == "class 0"
+
+
+def test_montage_enlarges_thumbnails_and_writes_labels_under_them(data):
+    plain = data.montage(0, columns=2, rows=2, pad=1)
+    grid = data.montage(0, columns=2, rows=2, pad=1, scale=3, label_size=10)
+    assert grid.shape == (2 * (24 + 14 + 1) + 1, 2 * (24 + 1) + 1, 3)
+    assert plain.shape == (2 * 9 + 1, 2 * 9 + 1, 3)
+    first = data.newly_agreed[0][0]
+    assert (grid[1:25, 1:25, 0] == first).all()  # the image, three times as large
+    label_strip = grid[25:39, 1:25]
+    assert (label_strip < 128).any()  # dark text on white under the image
+
+
+def test_scrubber_layouts_wide_and_narrow(data):
+    fig = epoch_scrubber(data)
+    meta = fig.layout.meta
+    assert meta["thumbnail_px"] >= THUMBNAIL_PX and meta["label_px"] == LABEL_PX
+    wide, narrow = meta["wide"], meta["narrow"]
+    assert list(fig.layout.xaxis.domain) == wide["xaxis.domain"]  # drawn wide
+    assert wide["xaxis2.domain"][0] > wide["xaxis.domain"][1]  # images beside the curve
+    assert all(narrow[f"xaxis{a}.domain"] == [0, 1] for a in ("", "2", "3"))  # stacked
+    tops = sorted((narrow[f"yaxis{a}.domain"] for a in ("", "2", "3")), reverse=True)
+    assert all(upper[0] > lower[1] for upper, lower in zip(tops, tops[1:], strict=False))
+    assert narrow["height"] > wide["height"]
+    script = scrubber_script(500)
+    assert "< 500" in script and "meta[want]" in script and "sliders[0].active" in script

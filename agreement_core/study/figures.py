@@ -158,9 +158,10 @@ class FigureStudy:
         -------
         agreement_core.widgets.ScrubberData
         """
-        images = self.dataset(split).load_array(size=(thumbnail, thumbnail))
+        data = self.dataset(split)
+        images = data.load_array(size=(thumbnail, thumbnail))
         return scrubber_data(self.store, split, images, self.statistics.get(split),
-                             caption=self.caption)
+                             caption=self.caption, class_names=data.classes)
 
 
 class Variants(dict):

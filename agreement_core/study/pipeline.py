@@ -11,9 +11,10 @@
 4. **dynamics**: one learning-dynamics table per study, and the curriculum experiment.
 5. **notebooks**: every notebook in ``notebooks/`` executed by papermill with the
    profile's parameters into ``book/notebooks/`` (an error fails the build; a
-   missing dataset is stated on the page).
+   missing dataset is stated on the page). Their code cells are then folded
+   (``hide-input``): readers see prose, figures and tables.
 6. **book**: ``jupyter-book build`` in nit-picky, warnings-as-errors mode, with
-   plotly.js served from the book's own static files (it must work offline).
+   plotly.js and MathJax served from the book's own static files (it must work offline).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import plotly
 from papermill.exceptions import PapermillExecutionError
 
 from .._io import atomic_path
@@ -122,6 +122,39 @@ def _show_missing_data(path: Path, message: str, title: str) -> None:
         nbformat.write(notebook, tmp)
 
 
+#: Tags the book reads on the executed copies (MyST-NB): a code cell's source collapsed
+#: behind a "Show code cell source" toggle, still in the page one click away.
+HIDE_INPUT = "hide-input"
+#: Tags that already say how a cell is shown; such cells are left as they are.
+_SHOWN_AS = {"hide-input", "remove-input", "hide-cell", "remove-cell", "hide-output",
+             "remove-output"}
+
+
+def present_notebook(path: Path) -> dict[str, int]:
+    """Prepare an executed copy for readers: every code cell's source collapsed.
+
+    The reader sees prose, figures and tables; the parameters cell, the cell papermill
+    injected and all plotting code get the ``hide-input`` tag (MyST-NB shows them folded,
+    one click away). Only the executed copy in ``book/notebooks/`` changes: the notebooks
+    in ``notebooks/`` keep no tags of this kind and stay runnable with papermill. Returns
+    the number of code cells tagged and left alone.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    counts = {"tagged": 0, "kept": 0}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if _SHOWN_AS & set(tags):
+            counts["kept"] += 1
+            continue
+        cell.metadata["tags"] = [*tags, HIDE_INPUT]
+        counts["tagged"] += 1
+    with atomic_path(path) as tmp:
+        nbformat.write(notebook, tmp)
+    return counts
+
+
 def execute_notebooks(workspace: Workspace, *, only=None, out_dir: Path | None = None,
                       notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, str]:
     """Execute the notebooks with papermill into ``out_dir``; name -> "ok" or the stop reason."""
@@ -159,22 +192,21 @@ def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
                                  f"(executed copy with the traceback: {target})") from None
             _show_missing_data(target, error.evalue, EXPECTED_STOPS[error.ename])
             outcome[name] = f"{error.ename}: {error.evalue}"
+        present_notebook(target)
         _say(f"  {name}: {outcome[name][:100]} ({time.perf_counter() - start:.0f} s)")
     return outcome
 
 
-def plotly_js() -> Path:
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    if not path.is_file():
-        raise BuildError(f"plotly.js not found at {path}")
-    return path
-
-
 def build_book(book_dir: Path = BOOK_DIR, config: Path = CONFIG) -> Path:
-    """``jupyter-book build`` with warnings as errors; returns the HTML folder."""
-    static = book_dir / "_static"
-    static.mkdir(exist_ok=True)
-    shutil.copyfile(plotly_js(), static / "plotly.min.js")  # served locally, never from a CDN
+    """``jupyter-book build`` with warnings as errors; returns the HTML folder.
+
+    plotly.js (loaded only by the pages that hold a Plotly figure) and MathJax are served
+    from the book's own files, copied there by ``book/_ext/book_assets.py``: the book loads
+    nothing from other hosts.
+    """
+    # Jupyter Book loads every .js file in book/_static on every page: an older build's
+    # copy of plotly.js there would weigh 4.8 MB on each.
+    (book_dir / "_static" / "plotly.min.js").unlink(missing_ok=True)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else shutil.which("jupyter-book")),
                "build", str(book_dir), "--config", str(config), "--toc",
@@ -228,4 +260,4 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
 
 
 __all__ = ["BuildError", "build", "build_book", "execute_notebooks", "notebook_names",
-           "prepare_data"]
+           "prepare_data", "present_notebook"]

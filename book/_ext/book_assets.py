@@ -1,0 +1,112 @@
+"""Sphinx extension: what each page of the book loads, all of it from the book's own files.
+
+- **plotly.js** (4.8 MB, copied from the plotly package into the output's ``_static``)
+  only on the pages that hold a Plotly figure, not on every page. (It must not be in
+  ``book/_static``: Jupyter Book loads every ``.js`` file there on every page.)
+- **MathJax 3** (the ``tex-chtml`` component and what it loads on demand) from the
+  ``sphinx-mathjax-offline`` package into ``_static/mathjax``; ``mathjax_path`` in
+  ``_config.yml`` points there, so no page asks a CDN. Only pages with math load it.
+- **No Font Awesome JavaScript**: pydata-sphinx-theme loads ``fontawesome.js`` (1.5 MB) on
+  every page to turn its icons into SVG, although its stylesheet already draws the same
+  icons with the Font Awesome web font. The script tag is removed from the written pages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+#: Marks of a Plotly figure in a page's body (``plotly.io.to_html``'s output).
+PLOTLY_MARKS = ("Plotly.newPlot", "plotly-graph-div")
+#: The parts of the MathJax distribution the book serves (``tex-chtml.js`` and the files
+#: it loads on demand: fonts, TeX extensions, the menu and accessibility components).
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors")
+MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+_FONTAWESOME = re.compile(r'\s*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"'
+                          r'[^>]*>\s*</script>')
+
+
+def mathjax_dir() -> Path:
+    """The MathJax 3 distribution shipped by the ``sphinx-mathjax-offline`` package."""
+    spec = importlib.util.find_spec(MATHJAX_PACKAGE)
+    folder = Path(spec.origin).parent / "static" / "mathjax" if spec and spec.origin else None
+    if folder is None or not (folder / "tex-chtml.js").is_file():
+        raise RuntimeError(f"MathJax not found: install the book's dependencies "
+                           f"(pip install -e '.[book]' installs {MATHJAX_PACKAGE})")
+    return folder
+
+
+def _plotly_where_used(app, pagename, templatename, context, doctree):
+    # The builder's add_js_file, not the application's: that one would add it to every
+    # page written after this one.
+    if any(mark in context.get("body", "") for mark in PLOTLY_MARKS):
+        app.builder.add_js_file("plotly.min.js")
+
+
+def plotly_js() -> Path:
+    """plotly.js as the plotly package ships it (the version its Python side writes for)."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise RuntimeError(f"plotly.js not found at {path}")
+    return path
+
+
+def _copy_plotly(app):
+    if app.builder.format == "html":
+        static = Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plotly_js(), static / "plotly.min.js")
+
+
+def _is_mathjax(script) -> bool:
+    filename = str(getattr(script, "filename", script) or "")
+    body = getattr(script, "attributes", {}).get("body", "") or ""
+    return "mathjax/" in filename or body.lstrip().startswith("window.MathJax")
+
+
+def _mathjax_where_used(app, pagename, templatename, context, doctree):
+    # MyST-NB asks for every asset on every page (html_assets_policy "always"); MathJax
+    # (1.2 MB and its fonts) is kept only where the page has math.
+    if 'class="math' not in context.get("body", "") and "script_files" in context:
+        context["script_files"] = [s for s in context["script_files"] if not _is_mathjax(s)]
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    source, target = mathjax_dir(), Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / part, target / part)
+
+
+def strip_fontawesome_js(html: str) -> str:
+    """``html`` without the theme's ``fontawesome.js`` script tag."""
+    return _FONTAWESOME.sub("", html)
+
+
+def _drop_fontawesome_js(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        stripped = strip_fontawesome_js(text)
+        if stripped != text:
+            page.write_text(stripped, encoding="utf-8")
+
+
+def setup(app):
+    mathjax_dir()  # fail early, with the remedy, when MathJax is not installed
+    app.connect("builder-inited", _copy_plotly)
+    app.connect("html-page-context", _plotly_where_used)
+    app.connect("html-page-context", _mathjax_where_used, priority=800)
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _drop_fontawesome_js)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
