@@ -734,6 +734,15 @@ class RecordStore:
                 if len(name) == 13 and name.startswith("epoch") and name.endswith(".npz")
                 and name[5:9].isdigit()}
 
+    def _recorded_epochs(self) -> Iterator[tuple[int, str, int]]:
+        """(network, split, epoch) of every epoch file present, epochs within 1..E only:
+        what a rewrite of the whole store (upgrade, compaction) goes over."""
+        for k in range(self.num_networks):
+            for split in self.splits:
+                for t in sorted(self._present_epochs(k, split)):
+                    if 1 <= t <= self.num_epochs:
+                        yield k, split, t
+
     @staticmethod
     def _prefix(present: set[int], limit: int) -> int:
         t = 0
@@ -922,12 +931,9 @@ def upgrade_store(path: str | os.PathLike) -> int:
         # A deleted targets file is rewritten by the training command once upgraded.
         if target_file.exists():
             files.append((target_file, _targets_identity(split), store._targets_layout(split)))
-    for k in range(store.num_networks):
-        for split in store.splits:
-            for t in sorted(store._present_epochs(k, split)):
-                if 1 <= t <= store.num_epochs:
-                    files.append((store._epoch_path(k, split, t),
-                                  store._epoch_identity(k, split, t), store._epoch_layout(split)))
+    for k, split, t in store._recorded_epochs():
+        files.append((store._epoch_path(k, split, t), store._epoch_identity(k, split, t),
+                      store._epoch_layout(split)))
     rewritten = 0
     for file, identity, layout in files:
         arrays, header = _decode(file, list(layout), _REDO_UPGRADE)
@@ -978,21 +984,17 @@ def compact_store(path: str | os.PathLike) -> int:
     meta = {**plain.meta, "encoding": "compact", "with_true_prob": False}
     compact = RecordStore(plain.path, meta)
     rewritten = 0
-    for k in range(plain.num_networks):
-        for split in plain.splits:
-            for t in sorted(plain._present_epochs(k, split)):
-                if not 1 <= t <= plain.num_epochs:
-                    continue
-                _, raw = _decode(plain._epoch_path(k, split, t), [], _REDO_EPOCH)
-                if raw and "correct" in json.loads(raw).get("arrays", {}):
-                    compact.read_predictions(k, split, t)  # compacted before an interruption
-                    continue
-                pred = plain.read_predictions(k, split, t)
-                compact.write_epoch(k, split, t, pred)
-                if not np.array_equal(compact.read_predictions(k, split, t), pred):
-                    raise RecordStoreError(f"compacting {compact._epoch_path(k, split, t)} "
-                                           "changed its predictions; the store is left plain")
-                rewritten += 1
+    for k, split, t in plain._recorded_epochs():
+        _, raw = _decode(plain._epoch_path(k, split, t), [], _REDO_EPOCH)
+        if raw and "correct" in json.loads(raw).get("arrays", {}):
+            compact.read_predictions(k, split, t)  # compacted before an interruption
+            continue
+        pred = plain.read_predictions(k, split, t)
+        compact.write_epoch(k, split, t, pred)
+        if not np.array_equal(compact.read_predictions(k, split, t), pred):
+            raise RecordStoreError(f"compacting {compact._epoch_path(k, split, t)} "
+                                   "changed its predictions; the store is left plain")
+        rewritten += 1
     meta["compacted"] = {
         "from_encoding": "plain", "dropped": ["true_prob"] if plain.with_true_prob else [],
         "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
