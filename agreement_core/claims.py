@@ -38,8 +38,73 @@ from .report import learning_dynamics_table
 VERDICTS = ("reproduced", "differs", "not testable here", "not run yet")
 
 #: The columns of :func:`claims_table`.
-CLAIM_COLUMNS = ["claim_id", "claim", "paper", "measure", "study", "value", "ci_low",
+CLAIM_COLUMNS = ["claim_id", "claim", "paper", "quote", "measure", "study", "value", "ci_low",
                  "ci_high", "seed_min", "seed_max", "n_seed_groups", "verdict", "note"]
+
+#: The paper's own words for each kind of claim (the start of a claim id -> one sentence,
+#: verbatim from the paper's text; ``[...]`` marks a cut). ``tests/test_claims.py`` checks
+#: every quote against ``../shared/reference/when-deep-classifiers-agree.txt``.
+QUOTES = {
+    "agreement-train": "As hypothesized, mirroring prior hypothesis of Hacoen et al. [2020], but "
+                       "using our strict agreement criterion, we found significant agreement "
+                       "during training of CIFAR10 [Krizhevsky, 2009] on DenseNet121 [Huang et "
+                       "al., 2017], visualized in figure 2a.",
+    "agreement-test": "We observe that for all three datasets (and also for ImageNet, see "
+                      "appendix) there is sufficiently high agreement on the test set too.",
+    "gap-early": "Particularly in the first epochs, as the accuracy grows, the area between "
+                 "agreement and the lower bound, shaded in blue, is the most prominent.",
+    "test-spread": "The standard deviation of the accuracy is higher than for all train sets.",
+    "arch": "Agreement persists also when training different architectures.",
+    "mixed-agreement": "To conclude, we have observed a clear gap between theoretical "
+                       "lower-bound and observed agreement, independence on semantic labels and "
+                       "architecture, even coherence in between them.",
+    "mixed-spread": "Note that accuracy deviation has been almost negligible when the same "
+                    "architectures have been trained.",
+    "random-labels": "Nonetheless, there is still sufficient agreement once accuracy starts to "
+                     "rise.",
+    "batch-speed": "[...] suggesting that the capacity of the model, as well as enhanced "
+                   "randomness when training with smaller batch sizes slow down the learning "
+                   "and, as an effect, agreement.",
+    "batch": "Comparison of both figures shows that agreement is present for different "
+             "batch-sizes and architectures, as well as that the agreement curve changes "
+             "similarly for growing batch-sizes and architecture complexity.",
+    "soft_label_entropy": "We see a slight downward tendency such that the entropy of soft "
+                          "labels decreases over the course of training.",
+    "entropy-level": "For completeness reasons, in figure 16 one can see that the entropy is "
+                     "almost the same around 6.5, while sum of edge strengths, segment count "
+                     "and percentage of DCT coefficients decrease slightly.",
+    "sobel_edges": "For completeness reasons, in figure 16 one can see that the entropy is "
+                   "almost the same around 6.5, while sum of edge strengths, segment count and "
+                   "percentage of DCT coefficients decrease slightly.",
+    "voc-bbox_area_share": "This result is further supported by the bounding box size, where we "
+                           "see an inverse correlation, such that large objects are learnt "
+                           "first, in agreement with insights presented in the related work "
+                           "section 4.",
+    "voc-vsd_score": "There is also a correlation between image difficulty (how much time "
+                     "humans need to find the objects in the image) and agreement, which is "
+                     "consistent with the other metrics, namely that easy examples are learnt "
+                     "first.",
+    "voc-entropy-test": "For Pascal, we see that [...] there is a correlation present for the "
+                        "test entropy.",
+    "voc": "The correlations suggest that as the models learn, they in progression first learn "
+           "dataset instances with lower entropy, segment count, number of significant DCT "
+           "coefficients and number of instances, meaning that less labels are present in the "
+           "same image.",
+    "texture": "The top row shows that for this texture dataset the tendency observed by Pascal "
+               "is reversed, such that summed edge strengths, segment count and frequency "
+               "percentage are inversely correlated with the dataset metric.",
+    "imagenet": "Namely, first objects with higher segment count, entropy and number of "
+                "relevant frequency coefficients are learned.",
+}
+for _column in ("crisp_edges", "segments", "dct_share"):
+    QUOTES[_column] = QUOTES["sobel_edges"]
+
+
+def quote(claim_id: str) -> str:
+    """The paper's sentence behind ``claim_id`` (the longest :data:`QUOTES` key it starts
+    with); empty when there is none."""
+    keys = [k for k in QUOTES if claim_id == k or claim_id.startswith(k + "-")]
+    return QUOTES[max(keys, key=len)] if keys else ""
 
 #: Epochs below this mean accuracy are left out of the random-label areas: the paper looks at
 #: agreement "once accuracy starts to rise" and plots no epoch below 20% (STUDY.md).
@@ -207,7 +272,8 @@ class _Row:
             note = "; ".join(n for n in (note, auto) if n)
         seeds = [s for s in seeds if not np.isnan(s)]
         return {"claim_id": self.claim_id, "claim": self.claim, "paper": self.paper,
-                "measure": self.measure, "study": self.study, "value": value,
+                "quote": quote(self.claim_id), "measure": self.measure, "study": self.study,
+                "value": value,
                 "ci_low": low, "ci_high": high,
                 "seed_min": min(seeds) if seeds else float("nan"),
                 "seed_max": max(seeds) if seeds else float("nan"),
@@ -474,19 +540,37 @@ class CorrelationClaim:
 PASCAL_CLAIMS = (("entropy", 1, "lower entropy"), ("segments", 1, "fewer segments"),
                  ("dct_share", 1, "a lower DCT share"), ("instances", 1, "fewer instances"),
                  ("bbox_area_share", -1, "larger boxes"),
-                 ("vsd_score", 1, "easier images (lower Ionescu et al. difficulty)"))
+                 ("vsd_score", 1, "lower Ionescu et al. difficulty (easier to search)"))
+#: On the Pascal test set (Sec. 6, Fig. 7) the paper reports the entropy correlation again.
+PASCAL_TEST_CLAIMS = (("entropy", 1, "lower entropy"),)
 #: On KTH-TIPS2-b (Sec. 5, Fig. 5) the tendency is reversed: higher edge strength, segment
 #: count and DCT share are learned first (entropy is only in the appendix).
 TEXTURE_CLAIMS = (("segments", -1, "more segments"), ("dct_share", -1, "a higher DCT share"))
+#: On ImageNet (Sec. 5, Fig. 6) "first objects with higher segment count, entropy and number of
+#: relevant frequency coefficients are learned" (congruent with KTH-TIPS2-b, not Pascal).
+IMAGENET_CLAIMS = (("segments", -1, "more segments"), ("entropy", -1, "higher entropy"),
+                   ("dct_share", -1, "a higher DCT share"))
 
 
 def pascal_claims(study: StudyRecords | None, label: str,
                   split: str = "train") -> list[CorrelationClaim]:
-    """The Pascal VOC correlation claims on ``study`` (``split``)."""
+    """The Pascal VOC correlation claims on ``study`` (``split``: the train set's of Fig. 4,
+    or the test set's entropy claim of Fig. 7)."""
+    items, paper = ((PASCAL_CLAIMS, "Sec. 5, Fig. 4") if split == "train"
+                    else (PASCAL_TEST_CLAIMS, "Sec. 6, Fig. 7"))
     return [CorrelationClaim(f"voc-{column}-{split}-{label}",
-                             f"On Pascal VOC, {text} are learned first", "Sec. 5, Fig. 4",
+                             f"On Pascal VOC, images with {text} are learned first", paper,
                              label, study, split, column, sign)
-            for column, sign, text in PASCAL_CLAIMS]
+            for column, sign, text in items]
+
+
+def imagenet_claims(study: StudyRecords | None, label: str, note: str = ""
+                    ) -> list[CorrelationClaim]:
+    """The ImageNet correlation claims (train set, Fig. 6) on ``study``."""
+    return [CorrelationClaim(f"imagenet-{column}-train-{label}",
+                             f"On ImageNet, images with {text} are learned first",
+                             "Sec. 5, Fig. 6", label, study, "train", column, sign, note)
+            for column, sign, text in IMAGENET_CLAIMS]
 
 
 def texture_claims(study: StudyRecords | None, label: str, split: str = "train",
@@ -494,11 +578,13 @@ def texture_claims(study: StudyRecords | None, label: str, split: str = "train",
     """The KTH-TIPS2-b correlation claims (reversed with respect to Pascal) on ``study``."""
     items = (*TEXTURE_CLAIMS, (edge_statistic, -1, "stronger edges"))
     return [CorrelationClaim(f"texture-{column}-{split}-{label}",
-                             f"On textures, {text} are learned first (reversed from Pascal)",
+                             f"On textures, images with {text} are learned first "
+                             "(reversed from Pascal)",
                              "Sec. 5, Fig. 5", label, study, split, column, sign, note)
             for column, sign, text in items]
 
 
-__all__ = ["CLAIM_COLUMNS", "PASCAL_CLAIMS", "TEXTURE_CLAIMS", "VERDICTS", "AgreementCurves",
-           "CorrelationClaim", "agreement_curves", "claims_table", "mixed_correct",
-           "pascal_claims", "store_correct", "texture_claims"]
+__all__ = ["CLAIM_COLUMNS", "IMAGENET_CLAIMS", "PASCAL_CLAIMS", "QUOTES", "TEXTURE_CLAIMS",
+           "VERDICTS", "AgreementCurves", "CorrelationClaim", "agreement_curves", "claims_table",
+           "imagenet_claims", "mixed_correct", "pascal_claims", "quote", "store_correct",
+           "texture_claims"]

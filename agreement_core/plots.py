@@ -14,9 +14,12 @@ book's browser test reads back.
 from __future__ import annotations
 
 import functools
+import html
 import io
 import textwrap
+from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -218,6 +221,76 @@ def agreement_figure(store, *, splits=None, statistics: dict | None = None,
                 plot_statistic(curves, statistic, ax)
                 overlay = True
     _legend_below(fig, *_agreement_handles(overlay))
+    _suptitle(fig, title)
+    return fig
+
+
+#: Fig. 1's cells: a network right, wrong, and all K right (the example is agreed upon).
+STRIP_COLOURS = {"right": "#9ecae1", "wrong": "#eeeeee", "agreed": AGREEMENT_COLOR}
+
+
+@styled
+def agreement_strip(store, split: str, examples: dict, *, epochs=None,
+                    title: str | None = None):
+    """Fig. 1 from real records: a strip of images, each network's right or wrong on each of
+    them at every epoch, and the resulting agreement.
+
+    Each example gets an image and below it an epoch x network grid: light blue where the
+    network is right, grey where it is wrong, dark blue on the epochs where all K are right.
+    The last column counts, per epoch, the shown examples all K get right over those at
+    least one gets right, and gives the true-positive agreement (eq. 2) of the whole split.
+
+    Parameters
+    ----------
+    store : RecordStore
+    split : str
+    examples : dict of int to (str, ndarray)
+        Row -> (label, uint8 image), e.g.
+        :meth:`agreement_core.study.FigureStudy.learning_order_strip`.
+    epochs : sequence of int, optional
+        1-based epochs shown; default every recorded epoch.
+    title : str, optional
+    """
+    epochs = list(epochs or range(1, store.available_epochs(split) + 1))
+    rows = list(examples)
+    correct = np.stack([store.correct(split, e)[:, rows] for e in epochs])  # (E, K, N)
+    k = correct.shape[1]
+    split_tpa = agreement_table(store, split, epochs)["tpa"].to_numpy()
+    n = len(rows)
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, 1.9 + 0.24 * len(epochs)), layout="constrained")
+    grid = fig.add_gridspec(2, n + 1, height_ratios=[1.5, 0.24 * len(epochs)],
+                            width_ratios=[1] * n + [1.9])
+    colours = np.array([matplotlib.colors.to_rgb(STRIP_COLOURS[c])
+                        for c in ("wrong", "right", "agreed")])
+    all_right = correct.all(axis=1)                                       # (E, N)
+    for i, (label, image) in enumerate(examples.values()):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(image)
+        ax.set_title(textwrap.shorten(label, 18, placeholder="..."), fontsize=9)
+        ax.axis("off")
+        ax = fig.add_subplot(grid[1, i])
+        state = correct[:, :, i].astype(int) + all_right[:, i, None]       # 0, 1 or 2
+        ax.imshow(colours[state], aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(k), [str(j + 1) for j in range(k)], fontsize=MIN_FONT_PT)
+        ax.set_xlabel("network", fontsize=9)
+        ax.set_yticks(range(len(epochs)), [str(e) for e in epochs] if i == 0 else [])
+        if i == 0:
+            ax.set_ylabel("epoch")
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    ax = fig.add_subplot(grid[1, n])
+    ax.set_xlim(0, 1)
+    ax.set_ylim(len(epochs) - 0.5, -0.5)
+    ax.axis("off")
+    any_right = correct.any(axis=1).sum(axis=1)
+    ax.text(0.0, -0.9, "shown: all / any\nsplit: TPa", fontsize=MIN_FONT_PT, va="bottom")
+    for j in range(len(epochs)):
+        ax.text(0.0, j, f"{int(all_right[j].sum())} / {int(any_right[j])}   {split_tpa[j]:.2f}",
+                fontsize=MIN_FONT_PT, va="center", family="monospace")
+    handles = [Patch(color=STRIP_COLOURS[c]) for c in ("right", "wrong", "agreed")]
+    _legend_below(fig, handles, ["network right", "network wrong",
+                                 f"all {k} right (agreed)"], ncols=3)
     _suptitle(fig, title)
     return fig
 
@@ -611,6 +684,67 @@ def claims_view(table: pd.DataFrame):
             .map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}",
                  subset=["verdict"])
             .set_properties(**{"text-align": "left", "white-space": "normal"}))
+
+
+def _claim_number(value, low, high, fmt="{:+.3f}") -> str:
+    if pd.isna(value):
+        return ""
+    text = fmt.format(value)
+    return text if pd.isna(low) else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
+    """A figure page's verdict as HTML: each of the paper's claims in its own words, our
+    numbers with their intervals, and the verdict; then how our setup differs from the
+    paper's, as the likeliest reasons for any difference.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of the claims table (columns :data:`agreement_core.claims.CLAIM_COLUMNS`).
+    differences : sequence of str
+        How the studies behind the page differ from the paper's (e.g. from
+        :meth:`agreement_core.study.FigureSession.setup_differences`).
+
+    Returns
+    -------
+    str
+        HTML; ``IPython.display.HTML(...)`` shows it (:meth:`FigureSession.verdict` does).
+    """
+    esc = html.escape
+    parts = ['<div class="claim-verdicts">',
+             '<p class="claim-verdicts-title">The paper says, we measure</p>']
+    for (quote, paper), rows in table.groupby(["quote", "paper"], sort=False):
+        parts.append(f'<blockquote>&ldquo;{esc(quote)}&rdquo; <cite>({esc(paper)})</cite>'
+                     '</blockquote>' if quote else f"<p><em>{esc(rows['claim'].iloc[0])}</em> "
+                     f"<cite>({esc(paper)})</cite></p>")
+        parts.append("<table><thead><tr><th>claim</th><th>study</th><th>measure</th>"
+                     "<th>ours [95% CI over examples]</th><th>seed groups</th>"
+                     "<th>verdict</th></tr></thead><tbody>")
+        for row in rows.itertuples(index=False):
+            seeds = ("" if row.n_seed_groups < 2 else
+                     f"{row.seed_min:+.3f} to {row.seed_max:+.3f} ({row.n_seed_groups})")
+            note = f'<br><small>{esc(row.note)}</small>' if isinstance(row.note, str) \
+                and row.note else ""
+            colour = VERDICT_COLOURS.get(row.verdict, "white")
+            parts.append(
+                f"<tr><td>{esc(row.claim)}</td><td>{esc(row.study)}</td>"
+                f"<td>{esc(row.measure)}</td>"
+                f"<td>{esc(_claim_number(row.value, row.ci_low, row.ci_high))}</td>"
+                f"<td>{esc(seeds)}</td><td style=\"background-color: {colour}\">"
+                f"<strong>{esc(row.verdict)}</strong>{note}</td></tr>")
+        parts.append("</tbody></table>")
+    counts = table["verdict"].value_counts()
+    summary = ", ".join(f"{counts[v]} {v}" for v in VERDICT_COLOURS if v in counts)
+    parts.append(f'<p class="claim-verdicts-summary">Verdicts: {esc(summary or "none")}.'
+                 "</p>")
+    if differences:
+        lead = ("Where we differ, the likeliest reasons are how our setup differs from the "
+                "paper's:" if "differs" in counts else "How our setup differs from the paper's:")
+        parts.append(f"<p>{lead}</p><ul>"
+                     + "".join(f"<li>{esc(d)}</li>" for d in differences) + "</ul>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def show_unavailable(reasons: dict) -> None:

@@ -169,5 +169,29 @@ def easy_and_hard_examples(store: RecordStore, split: str) -> dict[str, int]:
     return {f"easy: {describe(easy)}": easy, f"hard: {describe(hard)}": hard}
 
 
+def examples_across_learning_order(store: RecordStore, split: str, count: int = 6,
+                                   seed: int = 0) -> list[int]:
+    """Rows of ``count`` examples spread over the learning order, for Fig. 1's strip.
+
+    The examples' agreed-from epochs (the first epoch from which all K networks stay
+    correct; never agreed last) are sorted, and one example is drawn at random (from
+    ``seed``) at each of ``count`` evenly spaced quantiles of that order: from the
+    earliest agreed to the latest or never agreed.
+
+    Returns
+    -------
+    list of int
+        Rows of ``split``, earliest agreed first.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    table = example_dynamics_table(store, split)
+    late = rank_agreed_from(table["agreed_from_epoch"], store.num_epochs)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(late + rng.random(len(late)), kind="stable")  # random within an epoch
+    picks = np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int)
+    return [int(order[i]) for i in picks]
+
+
 __all__ = ["DYNAMICS_COLUMNS", "agreement_area", "area_above_bound", "easy_and_hard_examples",
-           "learning_dynamics_table", "summarize"]
+           "examples_across_learning_order", "learning_dynamics_table", "summarize"]

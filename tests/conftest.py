@@ -48,3 +48,12 @@ def voc_root(tmp_path_factory) -> Path:
 def kth_root(tmp_path_factory) -> Path:
     """A small KTH-TIPS2-b tree: 2 materials x 4 samples x 3 images."""
     return write_kth(tmp_path_factory.mktemp("kth"))
+
+
+@pytest.fixture(scope="session")
+def paper_text(mirror) -> str:
+    """The paper's text (../shared/reference beside the mirror), whitespace collapsed."""
+    path = mirror.parent / "reference" / "when-deep-classifiers-agree.txt"
+    if not path.is_file():
+        pytest.fail(f"the paper's text is missing: {path}", pytrace=False)
+    return " ".join(path.read_text(encoding="utf-8").split())

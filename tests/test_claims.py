@@ -11,6 +11,7 @@ import pytest
 from agreement_core.agreement import agreement_table, independent_agreement
 from agreement_core.claims import (
     CLAIM_COLUMNS,
+    QUOTES,
     VERDICTS,
     above_bound,
     above_independent,
@@ -18,6 +19,7 @@ from agreement_core.claims import (
     claims_table,
     mixed_correct,
     pascal_claims,
+    quote,
     store_correct,
     texture_claims,
 )
@@ -209,3 +211,20 @@ def test_correlation_claims_follow_the_planted_order_and_name_missing_studies(tm
     assert texture["segments"]["verdict"] == "differs"
     assert all(r["verdict"] == "not run yet" for r in
                (c.row() for c in pascal_claims(None, "VOC resnet50")))
+
+
+def test_every_quote_is_the_papers_own_words(paper_text):
+    for key, text in QUOTES.items():
+        for piece in text.split("[...]"):
+            assert " ".join(piece.split()) in paper_text, f"QUOTES[{key!r}] is not verbatim"
+
+
+def test_every_committed_claim_quotes_the_paper():
+    for profile in ("default", "full"):
+        table = pd.read_csv(REPO / "results" / profile / "claims.csv")
+        assert list(table.columns) == CLAIM_COLUMNS
+        unquoted = table.loc[table["quote"].isna(), "claim_id"].tolist()
+        assert not unquoted, f"{profile}: claims without the paper's words: {unquoted}"
+        assert quote("batch-speed-fixed lr 0.1") == QUOTES["batch-speed"]
+        assert quote("voc-entropy-test-VOC densenet121") == QUOTES["voc-entropy-test"]
+        assert quote("no-such-claim") == ""

@@ -2,6 +2,7 @@
 and what the notebooks ask of their session."""
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -218,3 +219,65 @@ def test_easy_and_hard_images_and_scrubbers(session):
     assert data.images.shape == (study.store.num_examples("test"), 8, 8, 3)
     assert data.caption == study.caption and data.split == "test"
     assert list(data.epochs) == list(range(1, study.store.num_epochs + 1))
+
+
+#: Words a page title uses -> the words the paper's captions use for the same thing.
+TOPIC_WORDS = {"CIFAR-10": "CIFAR10", "Pascal": "Pascal", "KTH-TIPS2-b": "KTH-TIPS2b",
+               "ImageNet": "ImageNet", "batch sizes": "batch-sizes",
+               "architectures": "architectures", "Histograms": "histograms",
+               "Test sets": "test set", "statistics on an easy and a hard image": "ization of",
+               "How agreement is measured": "Agreement visualization",
+               "random-label": "randomization"}
+
+
+def _figure_numbers(title: str) -> list[int]:
+    """``"... (Figs. 4 and 18)"`` -> [4, 18]; ``"(Figs. 12-15)"`` -> [12, ..., 15]."""
+    match = re.search(r"\(Figs?\. ([0-9 ,\-and]+)\)\s*$", title)
+    if not match:
+        return []
+    numbers = []
+    for part in re.split(r",|and", match.group(1)):
+        low, _, high = part.strip().partition("-")
+        numbers += range(int(low), int(high or low) + 1)
+    return numbers
+
+
+def _paper_captions(paper_text: str) -> dict[int, str]:
+    found = re.findall(r"Figure (\d+): (.+?)(?= Figure \d+:|$)", paper_text)
+    return {int(number): caption[:300] for number, caption in found}
+
+
+def _numbering_errors(title: str, captions: dict[int, str]) -> list[str]:
+    """Where a page title's figure numbers name a paper figure about something else: one
+    whose caption lacks a topic of the title."""
+    topics = [caption_word for word, caption_word in TOPIC_WORDS.items() if word in title]
+    return [f"{title!r} says Fig. {n}, but the paper's Fig. {n} is {captions[n][:80]!r}"
+            for n in _figure_numbers(title)
+            if not all(t.lower() in captions[n].lower() for t in topics)]
+
+
+def test_figure_pages_are_numbered_as_in_the_paper(paper_text):
+    captions = _paper_captions(paper_text)
+    assert sorted(captions) == list(range(1, 20))
+    covered = set()
+    for path in NOTEBOOKS:
+        title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+        numbers = _figure_numbers(title)
+        if path.stem.startswith("fig"):  # fig<N>_...: the page of the paper's Fig. N
+            assert int(re.match(r"fig(\d+)", path.stem).group(1)) in numbers, (path.name, title)
+        assert not _numbering_errors(title, captions)
+        covered |= set(numbers)
+    assert covered == set(range(1, 20)), f"figures without a page: {set(range(1, 20)) - covered}"
+
+
+def test_the_numbering_check_reads_titles_and_would_catch_a_swap(paper_text):
+    assert _figure_numbers("Textures (Figs. 5 and 17)") == [5, 17]
+    assert _figure_numbers("Histograms (Figs. 12-15)") == [12, 13, 14, 15]
+    assert _figure_numbers("Statistics (Figs. 3, 10, 11)") == [3, 10, 11]
+    assert _figure_numbers("No figure here") == []
+    captions = _paper_captions(paper_text)
+    # The old titles: batch sizes as Fig. 9 and Fig. 2 as "Figs. 2 and 8".
+    assert _numbering_errors("# CIFAR-10: batch sizes (Fig. 9)", captions)
+    assert _numbering_errors("# CIFAR-10: agreement, and the random-label ablation "
+                             "(Figs. 2 and 8)", captions)
+    assert not _numbering_errors("# CIFAR-10: batch sizes (Fig. 8)", captions)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .._io import write_table
-from ..claims import CLAIM_COLUMNS, claims_table, pascal_claims, texture_claims
+from ..claims import CLAIM_COLUMNS, claims_table, imagenet_claims, pascal_claims, texture_claims
+from ..errors import StudyMissing
 from ..records import RecordStore
 from .runs import is_complete, study_statistics
 from .workspace import Workspace
@@ -39,14 +40,25 @@ def _with_statistics(workspace: Workspace, config) -> _Study | None:
 
 
 def dataset_claims(workspace: Workspace) -> list:
-    """The correlation claims on Pascal VOC (each architecture of Figs. 4 and 18) and on the
-    texture dataset (DTD standing in for KTH-TIPS2-b), for the profile's studies."""
+    """The correlation claims on ImageNet (or its stand-in Imagenette), Pascal VOC (each
+    architecture of Figs. 4 and 18, and the test set of Fig. 7) and on the texture dataset
+    (DTD standing in for KTH-TIPS2-b), for the profile's studies."""
     profile, claims = workspace.profile, []
+    if "imagenet" in profile.studies:
+        config = profile.config("imagenet")
+        stand_in = config.dataset != "imagenet"
+        claims += imagenet_claims(
+            _with_statistics(workspace, config),
+            f"{'Imagenette' if stand_in else 'ImageNet'} {config.arch}",
+            note="Imagenette stands in for ImageNet" if stand_in else "")
     if "voc" in profile.studies:
         base = profile.config("voc")
         for arch in dict.fromkeys((base.arch, *profile.voc_architectures)):
             config = profile.config("voc", arch=arch)
-            claims += pascal_claims(_with_statistics(workspace, config), f"VOC {arch}")
+            study = _with_statistics(workspace, config)
+            claims += pascal_claims(study, f"VOC {arch}")
+            if arch == base.arch:
+                claims += pascal_claims(study, f"VOC {arch}", split="test")
     if "dtd" in profile.studies:
         config = profile.config("dtd")
         claims += texture_claims(_with_statistics(workspace, config), f"DTD {config.arch}",
@@ -69,7 +81,9 @@ def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.Dat
         if store is not None:
             main[seed_group] = _Study(store, study_statistics(workspace, store, "cifar10"))
     if not main:
-        raise ValueError(f"profile {profile.name!r}: the main study has no finished results")
+        raise StudyMissing(f"profile {profile.name!r}: the main study has no finished results, "
+                           "so the paper's claims cannot be tested yet; run 'python -m "
+                           f"agreement_core build --profile {profile.name}'")
     base = profile.config("cifar10")
     architectures = {arch: _finished(workspace, profile.config("cifar10", arch=arch))
                      for arch in profile.architectures}
@@ -108,10 +122,8 @@ def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
     if not path.is_file():
         return write_claims(workspace, **options)
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    missing = [c for c in CLAIM_COLUMNS if c not in table]
-    if missing:
-        raise ValueError(f"{path} lacks columns {missing}; delete it and run "
-                         f"'python -m agreement_core claims --profile {workspace.profile.name}'")
+    if any(c not in table for c in CLAIM_COLUMNS):  # written by an older version
+        return write_claims(workspace, **options)
     return table
 
 

@@ -26,12 +26,13 @@ from ..data import dtd, voc
 from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
-from ..report import easy_and_hard_examples
+from ..report import easy_and_hard_examples, examples_across_learning_order
 from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
 from .claims import load_claims
-from .runs import load_study, require_dataset, study_statistics
+from .profiles import get_profile
+from .runs import is_complete, load_study, require_dataset, study_statistics
 from .workspace import Workspace
 
 
@@ -60,6 +61,13 @@ SOURCE_LABELS = {"mirror-jpeg": "CIFAR-10 (offline JPEG mirror)",
                  "mirror-dtd10": "DTD, 10 classes (offline mirror)"}
 SOURCE_CAVEATS = {"mirror-jpeg": JPEG_CAVEAT, "mirror-voc2012-subset": voc.MIRROR_CAVEAT,
                   "mirror-dtd10": dtd.MIRROR_CAVEAT}
+
+
+#: Where the paper's datasets are bigger: training images of the paper's splits (CIFAR-10
+#: train; VOC 2007 trainval 5,011 + VOC 2012 trainval 11,540; ILSVRC-2012 train).
+PAPER_TRAIN_IMAGES = {"cifar10": 50_000, "voc": 16_551, "imagenet": 1_281_167}
+#: The paper's study a role of ours stands in for (DTD for KTH-TIPS2-b).
+PAPER_ROLES = {"dtd": "kth"}
 
 
 def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
@@ -144,6 +152,26 @@ class FigureStudy:
         data = self.dataset(split)
         picks = easy_and_hard_examples(self.store, split)
         return {title: np.asarray(data.load_image(row)) for title, row in picks.items()}
+
+    def learning_order_strip(self, split: str = "train", count: int = 6, seed: int = 0
+                             ) -> dict[int, tuple[str, np.ndarray]]:
+        """Fig. 1's examples: ``count`` images spread over the learning order of ``split``
+        (:func:`~agreement_core.report.examples_across_learning_order`).
+
+        Returns
+        -------
+        dict of int to (str, ndarray)
+            Row -> (the class name, the uint8 RGB image), earliest agreed first.
+        """
+        data = self.dataset(split)
+        rows = examples_across_learning_order(self.store, split, count, seed)
+        out = {}
+        for row in rows:
+            target = np.asarray(data.targets[row])
+            label = (", ".join(c for c, on in zip(data.classes, target, strict=True) if on)
+                     if target.ndim else data.classes[int(target)])
+            out[row] = (label, np.asarray(data.load_image(row)))
+        return out
 
     def scrubber(self, split: str, thumbnail: int = 32):
         """The epoch scrubber's data of ``split``, with thumbnails and the study's caption.
@@ -469,6 +497,64 @@ class FigureSession:
     def claims(self, n_boot: int = 200) -> pd.DataFrame:
         """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`)."""
         return load_claims(self.workspace, n_boot=n_boot)
+
+    def setup_differences(self, *roles: str, archs: Iterable[str] | None = None) -> list[str]:
+        """How the studies of ``roles`` differ from the paper's protocol for the same role
+        (profile ``paper``): stand-in dataset, number of training images, network, epochs,
+        input size, and the caveat of the dataset's source (e.g. the JPEG mirror).
+
+        ``roles`` may carry an architecture after a colon (``"cifar10:lenet5_bn"``); with
+        ``archs``, every role is taken once per architecture (the ablation of Fig. 9).
+        """
+        paper = get_profile("paper")
+        if archs is not None:
+            roles = tuple(f"{role}:{arch}" for role in roles for arch in archs)
+        out = []
+        for role in roles:
+            name, _, arch = role.partition(":")
+            ours = self.profile.config(name, arch=arch or None)
+            theirs = paper.config(PAPER_ROLES.get(name, name), arch=arch or None)
+            items = []
+            if ours.dataset != theirs.dataset:
+                items.append(f"{dataset_label(ours)} stands in for {dataset_label(theirs)}")
+            path = self.workspace.layout.study_dir(ours)
+            full = PAPER_TRAIN_IMAGES.get(theirs.dataset)
+            if is_complete(path) and full:
+                count = RecordStore.open(path).num_examples("train")
+                if count < full:
+                    items.append(f"{count:,} training images (the paper: {full:,})")
+            for field_name, what in (("arch", "network"), ("epochs", "epochs"),
+                                     ("num_networks", "networks"), ("crop", "input crop")):
+                mine, paper_value = getattr(ours, field_name), getattr(theirs, field_name)
+                if mine != paper_value:
+                    items.append(f"{what} {mine} (the paper: {paper_value})")
+            if items:
+                out.append(f"{role.replace(':', ' ')}: " + "; ".join(items))
+            try:
+                caveat = self.workspace.dataset(ours.dataset, "train").caveat
+            except DatasetUnavailable:
+                caveat = None
+            if caveat and caveat not in out:
+                out.append(caveat)
+        return out
+
+    def verdict(self, *claims: str, roles: Iterable[str] = ("cifar10",),
+                archs: Iterable[str] | None = None):
+        """The figure page's verdict: the claims whose ids are or start with one of
+        ``claims`` (e.g. ``"arch"``, ``"voc-vsd_score"``), each with the paper's sentence,
+        our number and its verdict, and how the studies of ``roles`` differ from the paper's
+        (:meth:`setup_differences`, with ``archs``). Shown as HTML in a notebook.
+        """
+        from IPython.display import HTML
+
+        from .. import plots
+
+        table = self.claims()
+        chosen = table[[any(i == c or i.startswith(c + "-") for c in claims)
+                        for i in table["claim_id"]]]
+        if chosen.empty:
+            raise ConfigError(f"no claim of the claims table matches {claims}")
+        return HTML(plots.verdict_box(chosen, self.setup_differences(*roles, archs=archs)))
 
     def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
         """The profile's statistics tables of ``dataset`` (see :func:`load_statistics`)."""
