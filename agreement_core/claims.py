@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .correlation import correlation_table
+from .correlation import correlation_table, spearman_test
 from .findings import StudyRecords
 from .records import RecordStore
 from .report import learning_dynamics_table
@@ -93,6 +93,8 @@ QUOTES = {
     "texture": "The top row shows that for this texture dataset the tendency observed by Pascal "
                "is reversed, such that summed edge strengths, segment count and frequency "
                "percentage are inversely correlated with the dataset metric.",
+    "clutter": "What we see is that the more cluttered the image, the more irregular the "
+               "entropy and segment image becomes.",
     "imagenet": "Namely, first objects with higher segment count, entropy and number of "
                 "relevant frequency coefficients are learned.",
 }
@@ -534,6 +536,51 @@ class CorrelationClaim:
         return row.result(*result, sign=self.sign, note=self.note)
 
 
+@dataclass(frozen=True)
+class RelationClaim:
+    """A claim that two columns of one statistics table correlate with ``sign`` over its
+    images (no training involved: e.g. harder images have higher entropy); ``table`` None:
+    not computed yet."""
+
+    claim_id: str
+    claim: str
+    paper: str
+    study_label: str
+    table: pd.DataFrame | None
+    x: str
+    y: str
+    sign: int
+    note: str = ""
+
+    def row(self, n_boot: int = 200, seed=0) -> dict:
+        row = _Row(self.claim_id, self.claim, self.paper,
+                   f"Spearman rho of {self.x} with {self.y} over the images", self.study_label)
+        if self.table is None:
+            return row.missing(self.study_label)
+        if self.x not in self.table or self.y not in self.table:
+            return row.result(verdict="not testable here",
+                              note=f"no {self.x} or {self.y} column")
+        result = spearman_test(self.table[self.x].to_numpy(np.float64),
+                               self.table[self.y].to_numpy(np.float64), n_boot=n_boot,
+                               n_perm=0, seed=seed)
+        return row.result(result["rho"], result["ci_low"], result["ci_high"], sign=self.sign,
+                          note=self.note)
+
+
+#: Our reading of the appendix's "the more cluttered the image, the more irregular the entropy
+#: and segment image becomes" (Figs. 3, 10): images harder to search (higher Ionescu et al.
+#: score) have a higher mean entropy and more segments.
+CLUTTER_CLAIMS = (("entropy", "a higher entropy"), ("segments", "more segments"))
+
+
+def clutter_claims(table: pd.DataFrame | None, label: str) -> list[RelationClaim]:
+    """Fig. 3's claims on a statistics table with Ionescu difficulty (``vsd_score``)."""
+    return [RelationClaim(f"clutter-{column}-{label}", f"Images harder to search have {text}",
+                          "App. C, Figs. 3 and 10", label, table, "vsd_score", column, 1,
+                          note="our reading: 'more irregular' as a higher value")
+            for column, text in CLUTTER_CLAIMS]
+
+
 #: The paper's correlation claims on Pascal VOC (Sec. 5, Fig. 4): lower entropy, segment count,
 #: DCT share, fewer instances, larger boxes and easier images (Ionescu score) are learned
 #: first. Tuples of (column, sign of rho with the agreed-from epoch, what is learned first).
@@ -584,7 +631,7 @@ def texture_claims(study: StudyRecords | None, label: str, split: str = "train",
             for column, sign, text in items]
 
 
-__all__ = ["CLAIM_COLUMNS", "IMAGENET_CLAIMS", "PASCAL_CLAIMS", "QUOTES", "TEXTURE_CLAIMS",
-           "VERDICTS", "AgreementCurves", "CorrelationClaim", "agreement_curves", "claims_table",
-           "imagenet_claims", "mixed_correct", "pascal_claims", "quote", "store_correct",
-           "texture_claims"]
+__all__ = ["CLAIM_COLUMNS", "CLUTTER_CLAIMS", "IMAGENET_CLAIMS", "PASCAL_CLAIMS", "QUOTES",
+           "TEXTURE_CLAIMS", "VERDICTS", "AgreementCurves", "CorrelationClaim", "RelationClaim",
+           "agreement_curves", "claims_table", "clutter_claims", "imagenet_claims",
+           "mixed_correct", "pascal_claims", "quote", "store_correct", "texture_claims"]

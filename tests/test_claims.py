@@ -17,6 +17,7 @@ from agreement_core.claims import (
     above_independent,
     agreement_curves,
     claims_table,
+    clutter_claims,
     mixed_correct,
     pascal_claims,
     quote,
@@ -228,3 +229,18 @@ def test_every_committed_claim_quotes_the_paper():
         assert quote("batch-speed-fixed lr 0.1") == QUOTES["batch-speed"]
         assert quote("voc-entropy-test-VOC densenet121") == QUOTES["voc-entropy-test"]
         assert quote("no-such-claim") == ""
+
+
+def test_relation_claims_follow_a_planted_relation_and_name_missing_tables():
+    rng = np.random.default_rng(0)
+    score = rng.random(300)
+    table = pd.DataFrame({"vsd_score": score, "entropy": score + 0.1 * rng.random(300),
+                          "segments": -score + 0.1 * rng.random(300)})
+    rows = pd.DataFrame([c.row(n_boot=50) for c in clutter_claims(table, "toy")])
+    by_id = rows.set_index("claim_id")
+    assert by_id.loc["clutter-entropy-toy", "verdict"] == "reproduced"
+    assert by_id.loc["clutter-segments-toy", "verdict"] == "differs"  # planted the other way
+    assert by_id.loc["clutter-segments-toy", "value"] < -0.9
+    assert by_id.loc["clutter-entropy-toy", "quote"] == QUOTES["clutter"]
+    missing = clutter_claims(None, "toy")[0].row()
+    assert missing["verdict"] == "not run yet"

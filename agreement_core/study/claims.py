@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .._io import write_table
-from ..claims import CLAIM_COLUMNS, claims_table, imagenet_claims, pascal_claims, texture_claims
+from ..claims import (
+    CLAIM_COLUMNS,
+    claims_table,
+    clutter_claims,
+    imagenet_claims,
+    pascal_claims,
+    texture_claims,
+)
 from ..errors import StudyMissing
 from ..records import RecordStore
 from .runs import is_complete, study_statistics
@@ -42,7 +49,8 @@ def _with_statistics(workspace: Workspace, config) -> _Study | None:
 def dataset_claims(workspace: Workspace) -> list:
     """The correlation claims on ImageNet (or its stand-in Imagenette), Pascal VOC (each
     architecture of Figs. 4 and 18, and the test set of Fig. 7) and on the texture dataset
-    (DTD standing in for KTH-TIPS2-b), for the profile's studies."""
+    (DTD standing in for KTH-TIPS2-b), for the profile's studies; and Fig. 3's claim on the
+    VOC statistics alone (harder images are more cluttered)."""
     profile, claims = workspace.profile, []
     if "imagenet" in profile.studies:
         config = profile.config("imagenet")
@@ -59,6 +67,9 @@ def dataset_claims(workspace: Workspace) -> list:
             claims += pascal_claims(study, f"VOC {arch}")
             if arch == base.arch:
                 claims += pascal_claims(study, f"VOC {arch}", split="test")
+        path = workspace.layout.statistics_path("voc", "train")
+        claims += clutter_claims(pd.read_parquet(path) if path.is_file() else None,
+                                 "VOC train images")
     if "dtd" in profile.studies:
         config = profile.config("dtd")
         claims += texture_claims(_with_statistics(workspace, config), f"DTD {config.arch}",
