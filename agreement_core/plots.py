@@ -686,6 +686,29 @@ def claims_view(table: pd.DataFrame):
             .set_properties(**{"text-align": "left", "white-space": "normal"}))
 
 
+def p_value_text(p: float, n_perm: int) -> str:
+    """A permutation p-value as text: ``"< 1/(n_perm + 1)"`` at the floor of the test (no
+    permutation as extreme as the data), else three significant digits."""
+    if pd.isna(p):
+        return ""
+    floor = 1.0 / (n_perm + 1)
+    return f"< {floor:.2g}" if p <= floor * (1 + 1e-9) else f"{p:.3g}"
+
+
+def correlation_view(table: pd.DataFrame, n_perm: int):
+    """A correlation table (:func:`agreement_core.findings.correlation_rows`) as the book
+    shows it: rho and its interval to three decimals, the p-value as text (``"< 0.001"`` at
+    the permutation floor, :func:`p_value_text`), counts as integers; a pandas ``Styler``."""
+    shown = table.copy()
+    if "p_value" in shown:
+        shown["p_value"] = [p_value_text(p, n_perm) for p in shown["p_value"]]
+    numbers = {c: "{:+.3f}" for c in ("rho", "ci_low", "ci_high") if c in shown}
+    style = shown.style.hide(axis="index").format(numbers, na_rep="")
+    if "p_value" in shown:
+        style = style.format(subset=["p_value"], escape="html")
+    return style.set_properties(**{"text-align": "left"})
+
+
 def _claim_number(value, low, high, fmt="{:+.3f}") -> str:
     if pd.isna(value):
         return ""

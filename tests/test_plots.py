@@ -9,6 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
+from agreement_core import plots  # noqa: E402
 from agreement_core.agreement import agreement_table  # noqa: E402
 from agreement_core.plots import agreement_figure, plot_agreement  # noqa: E402
 from agreement_core.records import RecordStore  # noqa: E402
@@ -324,3 +325,13 @@ def test_dct_panel_draws_the_kept_coefficients_in_the_colour_its_title_names():
     orange = np.array(plots._rgb(plots.STATISTIC_COLOR))
     assert np.allclose(overlay[kept][:, :3], orange) and (overlay[kept][:, 3] > 0.5).all()
     assert (overlay[~kept][:, 3] == 0).all()  # the rest shows the grey log|c| map
+
+
+def test_p_values_at_the_permutation_floor_read_as_a_bound():
+    assert plots.p_value_text(1 / 1001, 1000) == "< 0.001"
+    assert plots.p_value_text(0.0123456, 1000) == "0.0123"
+    assert plots.p_value_text(float("nan"), 1000) == ""
+    table = pd.DataFrame({"statistic": ["entropy"], "rho": [-0.1234], "ci_low": [-0.2],
+                          "ci_high": [-0.05], "p_value": [1 / 201], "n": [500]})
+    html = plots.correlation_view(table, n_perm=200).to_html()
+    assert "&lt; 0.005" in html and "-0.123" in html
