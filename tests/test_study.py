@@ -114,6 +114,23 @@ def test_workspace_layout_is_the_one_place_for_results_paths(tmp_path):
         tmp_path / "default" / "statistics" / "cifar10-test.parquet"
 
 
+def test_profiles_share_a_study_of_the_same_configuration(tmp_path):
+    default = Workspace.open("default", Locations(results=tmp_path)).layout
+    full = Workspace.open("full", Locations(results=tmp_path)).layout
+    voc = get_profile("full").config("voc")
+    assert voc == get_profile("default").config("voc")
+    assert full.study_dir(voc) == tmp_path / "full" / "studies" / study_slug(voc)  # nowhere yet
+    shared = default.study_dir(voc)
+    shared.mkdir(parents=True)
+    (shared / "meta.json").write_text("{}")
+    assert full.study_dir(voc) == shared          # the default profile's study, not retrained
+    own = tmp_path / "full" / "studies" / study_slug(voc)
+    own.mkdir(parents=True)
+    assert full.study_dir(voc) == own             # a profile's own directory comes first
+    other = get_profile("full").config("cifar10")
+    assert full.study_dir(other).parent == tmp_path / "full" / "studies"
+
+
 def _store(path, correct, targets, predictions=None):
     epochs, k_nets, n = correct.shape
     store = RecordStore.create(path, num_networks=k_nets, num_epochs=epochs, num_classes=3,

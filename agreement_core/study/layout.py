@@ -9,7 +9,10 @@ Layout of ``<results root>/<profile>/``::
     claims.csv                          the paper's claims, our numbers, verdicts
 
 A study's directory is named by a hash of its whole configuration, so a notebook that asks
-for ``arch="resnet50"`` finds exactly the study trained with that configuration.
+for ``arch="resnet50"`` finds exactly the study trained with that configuration. The same
+configuration is the same study whichever profile asks for it: a profile uses (and resumes)
+another profile's directory of that study rather than training it again (the ``full`` and
+``default`` profiles share their Pascal VOC and DTD studies).
 """
 
 from __future__ import annotations
@@ -36,8 +39,17 @@ class ResultsLayout:
     root: Path
 
     def study_dir(self, config: TrainConfig) -> Path:
-        """The record store of ``config``."""
-        return self.root / "studies" / study_slug(config)
+        """The record store of ``config``: this profile's, else another profile's directory
+        of the same configuration (the same slug) under the same results root, else this
+        profile's (where it will be trained)."""
+        own = self.root / "studies" / study_slug(config)
+        if own.exists() or not self.root.parent.is_dir():
+            return own
+        for sibling in sorted(self.root.parent.iterdir()):
+            other = sibling / "studies" / own.name
+            if sibling != self.root and (other / "meta.json").is_file():
+                return other
+        return own
 
     @property
     def statistics_dir(self) -> Path:
