@@ -51,8 +51,8 @@ from ._io import atomic_path, write_json
 from .data.labels import is_correct
 from .errors import RecordStoreError
 
-__all__ = ["ENCODINGS", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
-           "upgrade_store"]
+__all__ = ["ENCODINGS", "KEEP", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
+           "true_class_margin", "upgrade_store"]
 
 # 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
 SCHEMA_VERSION = 2
@@ -62,6 +62,13 @@ SCHEMA_VERSION = 2
 #: same predictions, about a fifth of the bytes; no probability). docs/records.md.
 ENCODINGS = ("plain", "compact")
 
+#: What an epoch file keeps beyond the predictions, per example (single-label stores only;
+#: docs/records.md): "margin" the margin of the true class, the true class's logit minus the
+#: largest other logit (float32, 4 bytes; the area under the margin, AUM); "probs" the
+#: softmax probability vector (float32, 4 C bytes: EL2N, and the margin too, because
+#: log-softmax shifts all logits of an example by the same constant).
+KEEP = ("none", "margin", "probs")
+
 # int16 predictions and targets: enough for ImageNet-21k-sized label spaces, half of int32.
 _MAX_CLASSES = int(np.iinfo(np.int16).max) + 1
 # Keys of meta.json that must agree when an existing store is resumed.
@@ -70,6 +77,18 @@ _RESUME_KEYS = ("num_networks", "num_epochs", "num_classes", "multilabel", "with
 _REDO_EPOCH = "delete it and rerun the training command to recompute it"
 _REDO_TARGETS = "delete it and rerun the training command to rewrite it"
 _REDO_UPGRADE = "delete it and rerun the upgrade (the training command then recomputes it)"
+
+
+def true_class_margin(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The margin of the true class: its logit minus the largest other logit, (N,) float32
+    from (N, C) logits and (N,) integer targets (Pleiss et al., 2020; negative: another
+    class wins)."""
+    logits = np.asarray(logits, np.float32)
+    rows = np.arange(len(logits))
+    assigned = logits[rows, targets]
+    others = logits.copy()
+    others[rows, targets] = -np.inf
+    return (assigned - others.max(axis=1)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -388,6 +407,10 @@ class RecordStore:
         self.multilabel = bool(meta["multilabel"])
         self.with_true_prob = bool(meta["with_true_prob"])
         self.encoding = meta.get("encoding", "plain")
+        self.keep = meta.get("keep", "none")
+        if self.keep not in KEEP:
+            raise RecordStoreError(f"{self.path / 'meta.json'}: unknown keep {self.keep!r}; "
+                                   f"known: {', '.join(KEEP)}")
         if self.encoding not in ENCODINGS:
             raise RecordStoreError(f"{self.path / 'meta.json'}: unknown encoding "
                                    f"{self.encoding!r}; known: {', '.join(ENCODINGS)}")
@@ -410,6 +433,7 @@ class RecordStore:
         multilabel: bool = False,
         with_true_prob: bool = False,
         encoding: str = "plain",
+        keep: str = "none",
         config: Mapping[str, Any] | None = None,
         seeds: Iterable[int] | None = None,
         exist_ok: bool = False,
@@ -435,6 +459,10 @@ class RecordStore:
         encoding : {"plain", "compact"}
             How epoch files hold the predictions (:data:`ENCODINGS`, docs/records.md):
             "compact" keeps the same predictions in about a fifth of the bytes.
+        keep : {"none", "margin", "probs"}
+            Per-example scores kept beside the predictions (:data:`KEEP`): the true-class
+            margin (4 bytes per example and epoch) or the probability vector (4 C bytes);
+            single-label stores only.
         config : mapping, optional
             The full run configuration (JSON-serialisable); recorded in ``meta.json``.
         seeds : iterable of int, optional
@@ -463,6 +491,11 @@ class RecordStore:
             raise ValueError("splits must name at least one split")
         if encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
+        if keep not in KEEP:
+            raise ValueError(f"unknown keep {keep!r}; known: {', '.join(KEEP)}")
+        if keep != "none" and multilabel:
+            raise ValueError(f"keep={keep!r} needs single-label targets: the margin and the "
+                             "probability vector are defined for one true class")
         if encoding == "compact" and with_true_prob:
             raise ValueError("the compact encoding keeps no true_prob; "
                              "use encoding='plain' with with_true_prob=True")
@@ -482,6 +515,7 @@ class RecordStore:
             "with_true_prob": bool(with_true_prob),
             # Written only when not plain, so plain stores keep their meta.json unchanged.
             **({"encoding": encoding} if encoding != "plain" else {}),
+            **({"keep": keep} if keep != "none" else {}),
             "config": _json_normalise(dict(config) if config is not None else {}),
             "seeds": seeds_list,
             "versions": _library_versions(),
@@ -541,6 +575,8 @@ class RecordStore:
                   for key in _RESUME_KEYS if self.meta.get(key) != meta[key]]
         if self.encoding != meta.get("encoding", "plain"):
             differ.append(f"encoding: {self.encoding} -> {meta.get('encoding', 'plain')}")
+        if self.keep != meta.get("keep", "none"):
+            differ.append(f"keep: {self.keep} -> {meta.get('keep', 'none')}")
         differ += _flat_differences(self.meta.get("config", _ABSENT), meta["config"], "config")
         if set(self.splits) != set(checked):
             differ.append(f"splits: {sorted(self.splits)} -> {sorted(checked)}")
@@ -657,7 +693,8 @@ class RecordStore:
                              f"got {epoch!r}")
 
     def write_epoch(self, network: int, split: str, epoch: int, predictions: np.ndarray,
-                    true_prob: np.ndarray | None = None) -> None:
+                    true_prob: np.ndarray | None = None, *, margin: np.ndarray | None = None,
+                    probs: np.ndarray | None = None) -> None:
         """Record one network's predictions on one split after ``epoch`` epochs (atomically).
 
         Parameters
@@ -672,6 +709,10 @@ class RecordStore:
         true_prob : ndarray, optional
             (N,) probabilities of the true class in [0, 1]; required exactly when the store
             was created ``with_true_prob``. Stored as float16.
+        margin : ndarray, optional
+            (N,) true-class margins; required exactly when the store keeps ``"margin"``.
+        probs : ndarray, optional
+            (N, C) probability vectors; required exactly when the store keeps ``"probs"``.
         """
         self._check_indices(network, split, epoch)
         n = self.num_examples(split)
@@ -714,6 +755,22 @@ class RecordStore:
         elif true_prob is not None:
             raise ValueError(f"{where}: the store was created with_true_prob=False; "
                              "true_prob would be lost")
+        for name, value, shape in (("margin", margin, (n,)),
+                                   ("probs", probs, (n, self.num_classes))):
+            if self.keep != name:
+                if value is not None:
+                    raise ValueError(f"{where}: the store keeps {self.keep!r}, not {name!r}; "
+                                     f"{name} would be lost")
+                continue
+            if value is None:
+                raise ValueError(f"{where}: the store keeps {name}; pass {name}=")
+            value = np.asarray(value)
+            if value.shape != shape or not np.issubdtype(value.dtype, np.floating):
+                raise ValueError(f"{where}: {name} must be float of shape {shape}, "
+                                 f"got {value.dtype} {value.shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{where}: {name} holds NaN or infinite values")
+            arrays[name] = value.astype(np.float32)
         _write_record(self._epoch_path(network, split, epoch),
                       self._epoch_identity(network, split, epoch), arrays)
 
@@ -779,12 +836,20 @@ class RecordStore:
         if self.encoding == "compact":
             wrong = ((np.dtype(np.uint8), (-1, (self.num_classes + 7) // 8)) if self.multilabel
                      else (self._class_dtype, (-1,)))
-            return {"correct": (np.dtype(np.uint8), ((n + 7) // 8,)), "wrong_pred": wrong}
+            return {"correct": (np.dtype(np.uint8), ((n + 7) // 8,)), "wrong_pred": wrong,
+                    **self._kept_layout(n)}
         layout = {"pred": (np.dtype(np.uint8), (n, (self.num_classes + 7) // 8))
                   if self.multilabel else (np.dtype(np.int16), (n,))}
         if self.with_true_prob:
             layout["true_prob"] = (np.dtype(np.float16), (n,))
-        return layout
+        return {**layout, **self._kept_layout(n)}
+
+    def _kept_layout(self, n: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        if self.keep == "margin":
+            return {"margin": (np.dtype(np.float32), (n,))}
+        if self.keep == "probs":
+            return {"probs": (np.dtype(np.float32), (n, self.num_classes))}
+        return {}
 
     def _read(self, network: int, split: str, epoch: int, *keys: str) -> dict[str, np.ndarray]:
         """Read ``keys`` of one epoch file in one pass, checked against its header."""
@@ -838,6 +903,36 @@ class RecordStore:
             raise RecordStoreError(f"record store {self.path} has no true_prob "
                                    "(created with_true_prob=False)")
         return self._read(network, split, epoch, "true_prob")["true_prob"]
+
+    def read_margin(self, network: int, split: str, epoch: int) -> np.ndarray:
+        """True-class margin of every example, float32 (N,): the true class's logit minus the
+        largest other logit; from the kept probabilities when the store keeps ``"probs"``
+        (log-probabilities differ from logits by one constant per example).
+
+        Raises
+        ------
+        RecordStoreError
+            The store keeps neither margins nor probabilities.
+        """
+        if self.keep == "margin":
+            return self._read(network, split, epoch, "margin")["margin"]
+        probs = self.read_probs(network, split, epoch)
+        self._load_targets(split)
+        return true_class_margin(np.log(np.maximum(probs, np.finfo(np.float32).tiny)),
+                                 self._targets[split])
+
+    def read_probs(self, network: int, split: str, epoch: int) -> np.ndarray:
+        """Softmax probability vectors, float32 (N, C).
+
+        Raises
+        ------
+        RecordStoreError
+            The store was not created with ``keep="probs"``.
+        """
+        if self.keep != "probs":
+            raise RecordStoreError(f"record store {self.path} keeps {self.keep!r}, not the "
+                                   "probability vectors (create it with keep='probs')")
+        return self._read(network, split, epoch, "probs")["probs"]
 
     def _epoch_record(self, split: str, epoch: int) -> EpochRecord:
         keys = tuple(self._epoch_layout(split))
@@ -990,7 +1085,8 @@ def compact_store(path: str | os.PathLike) -> int:
             compact.read_predictions(k, split, t)  # compacted before an interruption
             continue
         pred = plain.read_predictions(k, split, t)
-        compact.write_epoch(k, split, t, pred)
+        kept = plain._read(k, split, t, *plain._kept_layout(plain.num_examples(split)))
+        compact.write_epoch(k, split, t, pred, **kept)
         if not np.array_equal(compact.read_predictions(k, split, t), pred):
             raise RecordStoreError(f"compacting {compact._epoch_path(k, split, t)} "
                                    "changed its predictions; the store is left plain")

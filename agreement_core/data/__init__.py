@@ -3,7 +3,9 @@
 Every dataset is a ``torch.utils.data.Dataset`` whose items are
 ``(image, target, example_id)``, with an ``examples`` table (one row per
 example, in id order, with the dataset's factors) and ``load_array`` to decode
-a whole split at once. Use :func:`get_dataset` to build one by name.
+a whole split at once. Use :func:`get_dataset` to build one by name, and
+:func:`wrap_dataset` to give any map-style dataset (torchvision-style or a Hugging Face
+``datasets`` table) the same interface with stable ids.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .dtd import DTD
 from .imagefolder import ImageNet, imagenette
 from .kth import KTH_MATERIALS, KTHTIPS2b
 from .voc import VOC_CLASSES, PascalVOC
+from .wrap import WrappedDataset, wrap_dataset
 
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "cifar10": CIFAR10,
@@ -48,5 +51,5 @@ def get_dataset(name: str, split: str, locations: Locations | None = None,
 __all__ = [
     "CIFAR10", "CIFAR10_CLASSES", "DATASETS", "DTD", "ImageDataset", "ImageNet", "KTHTIPS2b",
     "KTH_MATERIALS", "PascalVOC", "VOC_CLASSES", "extract_archive", "get_dataset",
-    "imagenette", "select_subset",
+    "WrappedDataset", "imagenette", "select_subset", "wrap_dataset",
 ]
