@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from .agreement import agreement_table, independent_agreement
-from .correlation import categorical_agreement_shares, correlation_table
+from .correlation import (
+    categorical_agreement_shares,
+    correlation_table,
+    rank_agreed_from,
+    spearman_test,
+)
 from .records import RecordStore
 from .report import area_above_bound, learning_dynamics_table
 
@@ -253,6 +258,41 @@ def factor_agreement_shares(store: RecordStore, split: str, factors: pd.DataFram
             for column in columns}
 
 
+def score_correlations(table: pd.DataFrame, reference: str = "agreed_from_epoch",
+                       columns: Sequence[str] | None = None, *, num_epochs: int,
+                       n_boot: int = 1000, seed=0) -> pd.DataFrame:
+    """Spearman's rho of each per-example score with ``reference`` (the agreed-from epoch,
+    never agreed ranked last), with a 95% bootstrap interval over examples.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per example (:func:`agreement_core.scores.example_scores`).
+    reference : str
+    columns : sequence of str, optional
+        Default: every other numeric score column present (AUM, EL2N, forgetting events,
+        confidence, variability, correctness).
+    num_epochs : int
+        Epochs of the run (never agreed ranks as ``num_epochs + 1``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``score``, ``rho``, ``ci_low``, ``ci_high``, ``n``.
+    """
+    columns = list(columns or [c for c in ("aum", "el2n", "forgetting_events", "confidence",
+                                           "variability", "correctness") if c in table])
+    base = (rank_agreed_from(table[reference], num_epochs) if reference == "agreed_from_epoch"
+            else table[reference].to_numpy(np.float64))
+    rows = []
+    for column in columns:
+        result = spearman_test(base, table[column].to_numpy(np.float64), n_boot=n_boot,
+                               n_perm=0, seed=seed)
+        rows.append({"score": column, "rho": result["rho"], "ci_low": result["ci_low"],
+                     "ci_high": result["ci_high"], "n": result["n"]})
+    return pd.DataFrame(rows, columns=["score", "rho", "ci_low", "ci_high", "n"])
+
+
 def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMMARY_COLUMNS
                      ) -> pd.DataFrame:
     """Count, mean, spread and quartiles of learning-dynamics columns, per split.
@@ -281,4 +321,4 @@ def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMM
 __all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "StudyRecords",
            "agreement_difference", "correlation_rows", "describe_statistics",
            "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
-           "same_predictions", "table_sizes"]
+           "same_predictions", "score_correlations", "table_sizes"]

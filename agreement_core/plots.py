@@ -295,6 +295,59 @@ def agreement_strip(store, split: str, examples: dict, *, epochs=None,
     return fig
 
 
+@styled
+def data_map(table: pd.DataFrame, *, title: str | None = None, max_points: int = 20_000,
+             seed: int = 0):
+    """The data map (Swayamdipta et al., 2020): each example's confidence (mean probability
+    of its true class over epochs and networks) against its variability (the standard
+    deviation of the same), coloured by correctness (the fraction of right predictions).
+
+    Easy-to-learn examples sit top left, hard-to-learn ones bottom left, ambiguous ones to
+    the right. Beside it, the same plane coloured by the agreed-from epoch when ``table``
+    has it (the study's own difficulty score).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``confidence``, ``variability``, ``correctness`` and optionally
+        ``agreed_from_epoch`` (:func:`agreement_core.scores.example_scores`).
+    max_points : int
+        At most this many examples are drawn (a random choice), for legible plots.
+    """
+    missing = [c for c in ("confidence", "variability", "correctness") if c not in table]
+    if missing:
+        raise ValueError(f"the data map needs columns {missing} (a store that keeps "
+                         "probabilities: keep='probs' or with_true_prob=True)")
+    shown = table.sample(min(len(table), max_points), random_state=seed)
+    panels = 2 if "agreed_from_epoch" in shown else 1
+    fig, axes = _figure(1, panels, figsize=(PAGE_WIDTH_IN if panels == 2 else 4.2, 3.6),
+                        squeeze=False)
+    ax = axes[0, 0]
+    points = ax.scatter(shown["variability"], shown["confidence"], c=shown["correctness"],
+                        cmap="viridis", vmin=0, vmax=1, s=6, alpha=0.7, linewidths=0)
+    fig.colorbar(points, ax=ax, label="correctness")
+    ax.set_title("data map")
+    if panels == 2:
+        ax = axes[0, 1]
+        epochs = shown["agreed_from_epoch"].astype("Float64")
+        last = float(np.nanmax(epochs.to_numpy(np.float64, na_value=np.nan)))
+        never = epochs.isna().to_numpy()
+        ax.scatter(shown["variability"][never], shown["confidence"][never], s=6, c="#bbbbbb",
+                   linewidths=0, label="never agreed")
+        points = ax.scatter(shown["variability"][~never], shown["confidence"][~never],
+                            c=epochs[~never].to_numpy(np.float64), cmap="plasma_r", vmin=1,
+                            vmax=max(last, 2), s=6, alpha=0.8, linewidths=0)
+        fig.colorbar(points, ax=ax, label="agreed-from epoch")
+        ax.legend(loc="lower right", markerscale=2)
+        ax.set_title("coloured by the agreed-from epoch")
+    for ax in axes.flat:
+        ax.set_xlabel("variability (std of the true-class probability)")
+        ax.set_ylabel("confidence (mean true-class probability)")
+        ax.set_ylim(-0.02, 1.02)
+    _suptitle(fig, title)
+    return fig
+
+
 def _grid(n: int, ncols: int, *, aspect: float = 0.78, max_panel: float = 4.5,
           extra_height: float = 0.7):
     """``n`` panels in rows of at most ``ncols``, as wide as the page allows (hidden extras).

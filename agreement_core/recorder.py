@@ -63,7 +63,8 @@ class _EpochBuffer:
         self.pred = np.zeros(shape, bool if multilabel else np.int64)
         self.seen = np.zeros(n, bool)
         self.true_prob = np.zeros(n, np.float32) if with_true_prob else None
-        self.margin = np.zeros(n, np.float32) if keep == "margin" else None
+        self.margin = np.zeros(n, np.float32) if keep in ("margin", "scores") else None
+        self.el2n = np.zeros(n, np.float32) if keep == "scores" else None
         self.probs = np.zeros((n, num_classes), np.float32) if keep == "probs" else None
 
 
@@ -81,10 +82,10 @@ class Recorder:
     num_networks, num_epochs, num_classes : int
     multilabel : bool
         Multi-label targets; predictions are label sets (sigmoid > 0.5 of the logits).
-    keep : {"none", "margin", "probs"}
+    keep : {"none", "margin", "scores", "probs"}
         Per-example scores kept beside the predictions (:data:`agreement_core.records.KEEP`):
-        the true-class margin for AUM (4 bytes per example and epoch) or the probability
-        vector for EL2N and AUM (4 C bytes). Needs logits.
+        the true-class margin for AUM (4 bytes per example and epoch), the margin and EL2N
+        (8 bytes), or the probability vector (4 C bytes). Needs logits.
     with_true_prob : bool
         Keep the true-class probability (float16; the data map's confidence). Needs logits.
     encoding : {"plain", "compact"}
@@ -181,12 +182,17 @@ class Recorder:
                 true = store.targets(split)[rows]
                 if buffer.margin is not None:
                     buffer.margin[rows] = true_class_margin(out, true)
-                if buffer.probs is not None or buffer.true_prob is not None:
+                if buffer.probs is not None or buffer.true_prob is not None \
+                        or buffer.el2n is not None:
                     probs = _softmax(out)
+                    at = np.arange(len(rows))
                     if buffer.probs is not None:
                         buffer.probs[rows] = probs
                     if buffer.true_prob is not None:
-                        buffer.true_prob[rows] = probs[np.arange(len(rows)), true]
+                        buffer.true_prob[rows] = probs[at, true]
+                    if buffer.el2n is not None:
+                        probs[at, true] -= 1.0
+                        buffer.el2n[rows] = np.linalg.norm(probs, axis=1)
         else:
             if store.keep != "none" or store.with_true_prob:
                 raise ValueError(f"the store keeps {store.keep!r}"
@@ -209,8 +215,9 @@ class Recorder:
                              f"{missing.size} examples were never recorded, e.g. ids "
                              f"{missing[:5].tolist()} (drop_last=True, or a sampler over a "
                              "subset?)")
-        kept = {name: value for name, value in
-                (("margin", buffer.margin), ("probs", buffer.probs)) if value is not None}
+        kept = {name: value for name, value in (("margin", buffer.margin),
+                                                ("el2n", buffer.el2n), ("probs", buffer.probs))
+                if value is not None}
         self.store.write_epoch(network, split, epoch, buffer.pred, buffer.true_prob, **kept)
         del self._open[key]
 

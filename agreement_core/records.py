@@ -64,10 +64,14 @@ ENCODINGS = ("plain", "compact")
 
 #: What an epoch file keeps beyond the predictions, per example (single-label stores only;
 #: docs/records.md): "margin" the margin of the true class, the true class's logit minus the
-#: largest other logit (float32, 4 bytes; the area under the margin, AUM); "probs" the
-#: softmax probability vector (float32, 4 C bytes: EL2N, and the margin too, because
-#: log-softmax shifts all logits of an example by the same constant).
-KEEP = ("none", "margin", "probs")
+#: largest other logit (float32, 4 bytes; the area under the margin, AUM); "scores" the
+#: margin and the EL2N score, the L2 distance of the softmax vector from the one-hot target
+#: (float32 each, 8 bytes); "probs" the softmax probability vector (float32, 4 C bytes: EL2N,
+#: and the margin too, because log-softmax shifts all logits of an example by one constant).
+KEEP = ("none", "margin", "scores", "probs")
+#: The arrays each KEEP option adds to an epoch file.
+_KEPT_ARRAYS = {"none": (), "margin": ("margin",), "scores": ("margin", "el2n"),
+                "probs": ("probs",)}
 
 # int16 predictions and targets: enough for ImageNet-21k-sized label spaces, half of int32.
 _MAX_CLASSES = int(np.iinfo(np.int16).max) + 1
@@ -459,10 +463,10 @@ class RecordStore:
         encoding : {"plain", "compact"}
             How epoch files hold the predictions (:data:`ENCODINGS`, docs/records.md):
             "compact" keeps the same predictions in about a fifth of the bytes.
-        keep : {"none", "margin", "probs"}
+        keep : {"none", "margin", "scores", "probs"}
             Per-example scores kept beside the predictions (:data:`KEEP`): the true-class
-            margin (4 bytes per example and epoch) or the probability vector (4 C bytes);
-            single-label stores only.
+            margin (4 bytes per example and epoch), the margin and EL2N (8 bytes) or the
+            probability vector (4 C bytes); single-label stores only.
         config : mapping, optional
             The full run configuration (JSON-serialisable); recorded in ``meta.json``.
         seeds : iterable of int, optional
@@ -694,7 +698,7 @@ class RecordStore:
 
     def write_epoch(self, network: int, split: str, epoch: int, predictions: np.ndarray,
                     true_prob: np.ndarray | None = None, *, margin: np.ndarray | None = None,
-                    probs: np.ndarray | None = None) -> None:
+                    el2n: np.ndarray | None = None, probs: np.ndarray | None = None) -> None:
         """Record one network's predictions on one split after ``epoch`` epochs (atomically).
 
         Parameters
@@ -710,7 +714,10 @@ class RecordStore:
             (N,) probabilities of the true class in [0, 1]; required exactly when the store
             was created ``with_true_prob``. Stored as float16.
         margin : ndarray, optional
-            (N,) true-class margins; required exactly when the store keeps ``"margin"``.
+            (N,) true-class margins; required exactly when the store keeps them
+            (``"margin"``, ``"scores"``).
+        el2n : ndarray, optional
+            (N,) EL2N scores; required exactly when the store keeps ``"scores"``.
         probs : ndarray, optional
             (N, C) probability vectors; required exactly when the store keeps ``"probs"``.
         """
@@ -755,9 +762,10 @@ class RecordStore:
         elif true_prob is not None:
             raise ValueError(f"{where}: the store was created with_true_prob=False; "
                              "true_prob would be lost")
-        for name, value, shape in (("margin", margin, (n,)),
+        kept = _KEPT_ARRAYS[self.keep]
+        for name, value, shape in (("margin", margin, (n,)), ("el2n", el2n, (n,)),
                                    ("probs", probs, (n, self.num_classes))):
-            if self.keep != name:
+            if name not in kept:
                 if value is not None:
                     raise ValueError(f"{where}: the store keeps {self.keep!r}, not {name!r}; "
                                      f"{name} would be lost")
@@ -845,11 +853,8 @@ class RecordStore:
         return {**layout, **self._kept_layout(n)}
 
     def _kept_layout(self, n: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
-        if self.keep == "margin":
-            return {"margin": (np.dtype(np.float32), (n,))}
-        if self.keep == "probs":
-            return {"probs": (np.dtype(np.float32), (n, self.num_classes))}
-        return {}
+        shapes = {"margin": (n,), "el2n": (n,), "probs": (n, self.num_classes)}
+        return {name: (np.dtype(np.float32), shapes[name]) for name in _KEPT_ARRAYS[self.keep]}
 
     def _read(self, network: int, split: str, epoch: int, *keys: str) -> dict[str, np.ndarray]:
         """Read ``keys`` of one epoch file in one pass, checked against its header."""
@@ -914,12 +919,28 @@ class RecordStore:
         RecordStoreError
             The store keeps neither margins nor probabilities.
         """
-        if self.keep == "margin":
+        if self.keep in ("margin", "scores"):
             return self._read(network, split, epoch, "margin")["margin"]
         probs = self.read_probs(network, split, epoch)
         self._load_targets(split)
         return true_class_margin(np.log(np.maximum(probs, np.finfo(np.float32).tiny)),
                                  self._targets[split])
+
+    def read_el2n(self, network: int, split: str, epoch: int) -> np.ndarray:
+        """EL2N of every example, float32 (N,): the L2 distance of the softmax vector from the
+        one-hot target; kept (``"scores"``) or from the probability vectors (``"probs"``).
+
+        Raises
+        ------
+        RecordStoreError
+            The store keeps neither EL2N nor probabilities.
+        """
+        if self.keep == "scores":
+            return self._read(network, split, epoch, "el2n")["el2n"]
+        error = self.read_probs(network, split, epoch).astype(np.float64)
+        self._load_targets(split)
+        error[np.arange(len(error)), self._targets[split]] -= 1.0
+        return np.linalg.norm(error, axis=1).astype(np.float32)
 
     def read_probs(self, network: int, split: str, epoch: int) -> np.ndarray:
         """Softmax probability vectors, float32 (N, C).
@@ -931,7 +952,8 @@ class RecordStore:
         """
         if self.keep != "probs":
             raise RecordStoreError(f"record store {self.path} keeps {self.keep!r}, not the "
-                                   "probability vectors (create it with keep='probs')")
+                                   "probability vectors: EL2N needs keep='scores' or "
+                                   "keep='probs'")
         return self._read(network, split, epoch, "probs")["probs"]
 
     def _epoch_record(self, split: str, epoch: int) -> EpochRecord:

@@ -15,10 +15,10 @@ be compared example by example:
 - **EL2N** (Paul et al., 2021): the L2 norm of the softmax vector minus the one-hot target,
   early in training, averaged over networks (:func:`el2n`).
 
-AUM needs a store that keeps margins or probability vectors, EL2N one that keeps
-probability vectors, the data map's confidence one that keeps true-class probabilities or
-probability vectors (``RecordStore.create(keep=...)``; :class:`agreement_core.recorder.
-Recorder`).
+AUM needs a store that keeps margins (``keep="margin"`` or ``"scores"``) or probability
+vectors (``"probs"``), EL2N one that keeps ``"scores"`` or ``"probs"``, the data map's
+confidence one that keeps true-class probabilities (``with_true_prob``) or probability
+vectors (``RecordStore.create``; :class:`agreement_core.recorder.Recorder`).
 
 References
 ----------
@@ -108,7 +108,7 @@ def el2n(store: RecordStore, split: str = "train", epoch: int | None = None) -> 
     Parameters
     ----------
     store : RecordStore
-        A single-label store that keeps ``"probs"``.
+        A single-label store that keeps ``"scores"`` or ``"probs"``.
     split : str
     epoch : int, optional
         1-based epoch; default a tenth of the recorded epochs (at least 1), as Paul et al.
@@ -118,20 +118,16 @@ def el2n(store: RecordStore, split: str = "train", epoch: int | None = None) -> 
     (N,) float64 ndarray
     """
     _single_label(store, "EL2N")
-    if store.keep != "probs":
+    if store.keep not in ("scores", "probs"):
         raise RecordStoreError(f"record store {store.path} keeps {store.keep!r}: EL2N needs "
-                               "the probability vectors (keep='probs')")
+                               "keep='scores' or keep='probs' (Recorder(keep=...))")
     epochs = _epochs(store, split)
     epoch = max(1, round(len(epochs) / 10)) if epoch is None else int(epoch)
     if epoch not in epochs:
         raise ValueError(f"epoch {epoch} is not recorded for every network (1..{epochs[-1]})")
-    targets = store.targets(split)
-    rows = np.arange(len(targets))
-    total = np.zeros(len(targets))
+    total = np.zeros(store.num_examples(split))
     for k in range(store.num_networks):
-        error = store.read_probs(k, split, epoch).astype(np.float64)
-        error[rows, targets] -= 1.0
-        total += np.linalg.norm(error, axis=1)
+        total += store.read_el2n(k, split, epoch)
     return total / store.num_networks
 
 
@@ -192,7 +188,7 @@ def example_scores(store: RecordStore, split: str = "train", *,
             table[column] = mapped[column].to_numpy()
     if store.keep != "none":
         table["aum"] = area_under_margin(store, split)
-    if store.keep == "probs":
+    if store.keep in ("scores", "probs"):
         table["el2n"] = el2n(store, split, el2n_epoch)
     return table
 

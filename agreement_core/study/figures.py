@@ -498,6 +498,21 @@ class FigureSession:
         """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`)."""
         return load_claims(self.workspace, n_boot=n_boot)
 
+    def own_loop(self) -> RecordStore:
+        """The record store of the "Your own model and data" run (``build`` computes it with
+        :func:`~agreement_core.study.own_loop.run_own_loop`).
+
+        Raises
+        ------
+        StudyMissing
+            When the run has not been made for this profile.
+        """
+        path = self.workspace.layout.own_loop_dir
+        if not is_complete(path):
+            raise StudyMissing(f"no finished own-loop run in {path}; run 'python -m "
+                               f"agreement_core build --profile {self.profile.name}'")
+        return RecordStore.open(path)
+
     def setup_differences(self, *roles: str, archs: Iterable[str] | None = None) -> list[str]:
         """How the studies of ``roles`` differ from the paper's protocol for the same role
         (profile ``paper``): stand-in dataset, number of training images, network, epochs,

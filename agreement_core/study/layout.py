@@ -6,6 +6,7 @@ Layout of ``<results root>/<profile>/``::
     statistics/<dataset>-<split>.parquet
     dynamics/<dataset>-<arch>-<hash>.parquet   learning-dynamics tables (one row per example)
     curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
+    own_loop/                           a record store written by a plain PyTorch loop
     claims.csv                          the paper's claims, our numbers, verdicts
 
 A study's directory is named by a hash of its whole configuration, so a notebook that asks
@@ -71,6 +72,11 @@ class ResultsLayout:
     def curriculum_dir(self) -> Path:
         """The curriculum experiment: one folder per mode (resumable curves per network)."""
         return self.root / "curriculum"
+
+    @property
+    def own_loop_dir(self) -> Path:
+        """The record store of the "Your own model and data" chapter (a plain loop)."""
+        return self.root / "own_loop"
 
     @property
     def curriculum_curves_path(self) -> Path:

@@ -35,7 +35,8 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
                         test: ImageDataset | None = None, *, arch: str = "lenet5_bn",
                         image_size: int = 32, num_networks: int = 3, epochs: int = 8,
                         batch_size: int = 128, lr: float = 0.05, keep: str = "probs",
-                        seed: int = 0, on_batch: Callable | None = None,
+                        with_true_prob: bool = False, seed: int = 0,
+                        on_batch: Callable | None = None,
                         progress: Callable | None = None) -> RecordStore:
     """Train ``num_networks`` networks with plain SGD and record them per batch.
 
@@ -56,8 +57,10 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
         Images are resized to squares of this side.
     num_networks, epochs, batch_size, lr, seed
         K networks, seeded ``seed + k``; SGD with momentum 0.9 and weight decay 5e-4.
-    keep : {"none", "margin", "probs"}
+    keep : {"none", "margin", "scores", "probs"}
         What the store keeps per example beyond the prediction (AUM, EL2N).
+    with_true_prob : bool
+        Keep the true-class probability (the data map).
     on_batch : callable, optional
         ``on_batch(network, split, epoch, ids, logits)`` after every recorded batch (e.g. to
         check the store against a direct computation).
@@ -74,6 +77,7 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
     std = x_train.std(dim=(0, 2, 3), keepdim=True)
     recorder = Recorder(path, splits=splits, num_networks=num_networks, num_epochs=epochs,
                         num_classes=train.num_classes, keep=keep,
+                        with_true_prob=with_true_prob,
                         config={"arch": arch, "image_size": image_size, "epochs": epochs,
                                 "batch_size": batch_size, "lr": lr, "seed": seed,
                                 "dataset": getattr(train, "name", type(train).__name__),
@@ -135,4 +139,45 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
     return recorder.store
 
 
-__all__ = ["train_with_recorder"]
+def torchvision_cifar10(split: str, locations, every: int = 1):
+    """CIFAR-10 as a plain torchvision dataset, the way a user's code has it: an
+    ``ImageFolder`` over the offline mirror's extracted JPEGs when they are there, else
+    ``torchvision.datasets.CIFAR10`` (downloaded with internet). Every ``every``-th image
+    (a ``Subset`` keeping ``targets`` and ``classes``, so its index is a stable id)."""
+    import torchvision
+
+    from ..data import CIFAR10
+
+    data = CIFAR10(split, root=locations.data_root, mirror=locations.mirror)
+    folder = Path(data.root) / split
+    if data.source == "mirror-jpeg" and folder.is_dir():
+        full = torchvision.datasets.ImageFolder(folder)
+    else:
+        full = torchvision.datasets.CIFAR10(locations.data_root, train=split == "train",
+                                            download=True)
+    rows = list(range(0, len(full), every))
+    subset = torch.utils.data.Subset(full, rows)
+    subset.targets = [full.targets[i] for i in rows]
+    subset.classes = full.classes
+    return subset, np.asarray(rows)
+
+
+def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
+    """The book's "Your own model and data" run: :func:`train_with_recorder` on CIFAR-10 as a
+    torchvision dataset wrapped by :func:`~agreement_core.data.wrap_dataset`, with the
+    profile's ``own_loop`` settings, into the workspace's ``own_loop`` store (resumable)."""
+    from ..data import wrap_dataset
+
+    settings = dict(workspace.profile.own_loop)
+    every = settings.pop("every")
+    wrapped = {}
+    for split in ("train", "test"):
+        dataset, ids = torchvision_cifar10(split, workspace.locations, every)
+        wrapped[split] = wrap_dataset(dataset, ids=ids, split=split,
+                                      name=f"CIFAR-10 {split} (torchvision-style)")
+    say = (lambda message: print(f"  own loop: {message}", flush=True)) if progress else None
+    return train_with_recorder(workspace.layout.own_loop_dir, wrapped["train"],
+                               wrapped["test"], progress=say, **settings)
+
+
+__all__ = ["run_own_loop", "torchvision_cifar10", "train_with_recorder"]

@@ -8,7 +8,8 @@
 2. **train**: every study of the profile without finished results (resumable;
    ``--retrain`` starts them again).
 3. **statistics**: the image statistics of every present dataset (only what is missing).
-4. **dynamics**: one learning-dynamics table per study, and the curriculum experiment.
+4. **dynamics**: one learning-dynamics table per study, the curriculum experiment, and the
+   "Your own model and data" run (a plain PyTorch loop with the recorder).
 5. **notebooks**: every notebook in ``notebooks/`` executed by papermill with the
    profile's parameters into ``book/notebooks/`` (an error fails the build; a
    missing dataset is stated on the page). Their code cells are then folded
@@ -36,6 +37,7 @@ from .._io import atomic_path
 from ..errors import AgreementError
 from ..locations import Locations
 from .claims import write_claims
+from .own_loop import run_own_loop
 from .runs import (
     compute_profile_statistics,
     dataset_available,
@@ -239,6 +241,9 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
             write_dynamics(workspace, say=_say)
             if present.get("cifar10"):
                 run_curriculum(workspace, progress=progress)
+            if present.get("cifar10") and workspace.profile.own_loop \
+                    and not is_complete(workspace.layout.own_loop_dir):
+                run_own_loop(workspace, progress=progress)
         with _timed("claims", timings):
             if is_complete(workspace.layout.study_dir(workspace.profile.config("cifar10"))):
                 write_claims(workspace)
