@@ -508,8 +508,12 @@ def add_build(commands) -> None:
                        help="default: sized for a 2-core CPU; paper: the paper's protocols "
                             "(default: %(default)s)")
     build.add_argument("--results-dir", type=Path,
-                       help="results root (default: $AGREEMENT_RESULTS or the repository's "
-                            "results/)")
+                       help="results root (default: $AGREEMENT_RESULTS, else results/ of the "
+                            "study's checkout, else ./results)")
+    build.add_argument("--project", type=Path,
+                       help="the study's checkout with notebooks/, book/ and _config.yml "
+                            "(default: $AGREEMENT_PROJECT, else the checkout this package "
+                            "runs from, else the working directory)")
     build.add_argument("--no-train", dest="train", action="store_false",
                        help="use the results as they are: no training, statistics or tables")
     build.add_argument("--retrain", action="store_true",
@@ -531,7 +535,8 @@ def run_build(args) -> int:
     check_output(args.results_dir, "--results-dir", directory=True)
     build(args.profile, locations=locations_of(args), train=args.train, retrain=args.retrain,
           notebooks=args.notebooks, execute=args.run_notebooks,
-          book=args.book and args.run_notebooks, progress=not args.no_progress)
+          book=args.book and args.run_notebooks, progress=not args.no_progress,
+          project=args.project)
     return 0
 
 

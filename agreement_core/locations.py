@@ -23,11 +23,44 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfigError
+
 DATA_ROOT_ENV = "AGREEMENT_DATA_ROOT"
 MIRROR_ENV = "AGREEMENT_MIRROR"
 RESULTS_ENV = "AGREEMENT_RESULTS"
+PROJECT_ENV = "AGREEMENT_PROJECT"
 DEFAULT_DATA_ROOT = Path("~/.cache/agreement_core/data")
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+# The checkout this package was imported from (an installed package: site-packages).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _is_project(path: Path) -> bool:
+    return (path / "notebooks").is_dir() and (path / "_config.yml").is_file()
+
+
+def project_root(project: str | os.PathLike | None = None) -> Path | None:
+    """The checkout of the study (``notebooks/``, ``book/``, ``_config.yml``): ``project``,
+    else ``$AGREEMENT_PROJECT``, else the checkout this package was imported from, else the
+    working directory; None when none of them is one (an installed package used alone).
+
+    Raises
+    ------
+    ConfigError
+        ``project`` or ``$AGREEMENT_PROJECT`` names a folder that is not a checkout.
+    """
+    for given in (project, os.environ.get(PROJECT_ENV)):
+        if given:
+            path = Path(given).expanduser().resolve()
+            if not _is_project(path):
+                raise ConfigError(f"{path} is not a checkout of the study: it has no "
+                                  "notebooks/ folder and _config.yml")
+            return path
+    for path in (_CHECKOUT, Path.cwd()):
+        if _is_project(path):
+            return path.resolve()
+    return None
+
+
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -43,8 +76,11 @@ def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
 
 
 def results_root(results: str | os.PathLike | None = None) -> Path:
-    """Return the results root: ``results``, else ``$AGREEMENT_RESULTS``, else ``results/``."""
-    value = results if results is not None else os.environ.get(RESULTS_ENV) or DEFAULT_RESULTS
+    """Return the results root: ``results``, else ``$AGREEMENT_RESULTS``, else ``results/`` of
+    the study's checkout (:func:`project_root`), else ``./results``."""
+    value = results if results is not None else os.environ.get(RESULTS_ENV)
+    if not value:  # a checkout keeps its results in results/; a bare install in ./results
+        value = (project_root() or Path.cwd()) / "results"
     return Path(value).expanduser()
 
 

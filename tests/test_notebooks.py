@@ -29,6 +29,7 @@ OWN_PARAMETERS = {
     "fig8_batch_sizes": {"batch_sizes"},
     "fig9_architectures": {"architectures"},
     "learning_dynamics_explorer": {"live", "thumbnail"},
+    "own_model_and_data": {"n_boot"},
 }
 
 #: Names an ``if <name>:`` statement may test, to guard a display (not to compute).

@@ -513,6 +513,19 @@ class FigureSession:
                                f"agreement_core build --profile {self.profile.name}'")
         return RecordStore.open(path)
 
+    def own_loop_caption(self) -> str:
+        """What the own-loop run was computed from (its store's configuration)."""
+        store = self.own_loop()
+        config = store.config
+        sizes = ", ".join(f"{split} {store.num_examples(split):,} images"
+                          for split in store.splits)
+        return (f"CIFAR-10 as a torchvision dataset, every {self.profile.own_loop['every']}th "
+                f"image ({sizes}); {store.num_networks} x {config.get('arch')}, "
+                f"{store.num_epochs} epochs, SGD lr {config.get('lr')} (momentum 0.9, "
+                f"weight decay 5e-4), batch {config.get('batch_size')}; recorded per batch by "
+                f"agreement_core.recorder.Recorder from the plain loop of "
+                f"agreement_core.study.own_loop (keep={store.keep!r}).")
+
     def setup_differences(self, *roles: str, archs: Iterable[str] | None = None) -> list[str]:
         """How the studies of ``roles`` differ from the paper's protocol for the same role
         (profile ``paper``): stand-in dataset, number of training images, network, epochs,

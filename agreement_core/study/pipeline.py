@@ -35,7 +35,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from .._io import atomic_path
 from ..errors import AgreementError
-from ..locations import Locations
+from ..locations import Locations, project_root
 from .claims import write_claims
 from .own_loop import run_own_loop
 from .runs import (
@@ -48,10 +48,17 @@ from .runs import (
 )
 from .workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS_DIR = REPO / "notebooks"
-BOOK_DIR = REPO / "book"
-CONFIG = REPO / "_config.yml"
+
+def project_dir(project: str | os.PathLike | None = None) -> Path:
+    """The study's checkout the notebooks and the book come from
+    (:func:`agreement_core.locations.project_root`); a clear error when there is none."""
+    root = project_root(project)
+    if root is None:
+        raise BuildError("building the book needs a checkout of the study (its notebooks/, "
+                         "book/ and _config.yml): run from one, pass --project DIR, or set "
+                         "AGREEMENT_PROJECT; training alone needs none "
+                         "('python -m agreement_core train')")
+    return root
 #: Exceptions a notebook may stop with on a machine that lacks its data or results, with the
 #: title of the note the page shows instead.
 EXPECTED_STOPS = {"DatasetUnavailable": "Data not on this machine",
@@ -93,7 +100,8 @@ def prepare_data(workspace: Workspace) -> dict[str, bool]:
     return present
 
 
-def notebook_names(only=None, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+def notebook_names(only=None, notebooks_dir: Path | None = None) -> list[str]:
+    notebooks_dir = notebooks_dir or project_dir() / "notebooks"
     names = sorted(p.stem for p in Path(notebooks_dir).glob("*.ipynb"))
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
@@ -158,9 +166,10 @@ def present_notebook(path: Path) -> dict[str, int]:
 
 
 def execute_notebooks(workspace: Workspace, *, only=None, out_dir: Path | None = None,
-                      notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, str]:
+                      notebooks_dir: Path | None = None, project=None) -> dict[str, str]:
     """Execute the notebooks with papermill into ``out_dir``; name -> "ok" or the stop reason."""
-    out_dir = Path(out_dir or BOOK_DIR / "notebooks")
+    notebooks_dir = notebooks_dir or project_dir(project) / "notebooks"
+    out_dir = Path(out_dir or project_dir(project) / "book" / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Only what was given explicitly: the defaults (environment variables) need no parameter,
     # and the pages then show no machine-specific paths.
@@ -199,13 +208,15 @@ def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
     return outcome
 
 
-def build_book(book_dir: Path = BOOK_DIR, config: Path = CONFIG) -> Path:
+def build_book(project=None) -> Path:
     """``jupyter-book build`` with warnings as errors; returns the HTML folder.
 
     plotly.js (loaded only by the pages that hold a Plotly figure) and MathJax are served
     from the book's own files, copied there by ``book/_ext/book_assets.py``: the book loads
     nothing from other hosts.
     """
+    root = project_dir(project)
+    book_dir, config = root / "book", root / "_config.yml"
     # Jupyter Book loads every .js file in book/_static on every page: an older build's
     # copy of plotly.js there would weigh 4.8 MB on each.
     (book_dir / "_static" / "plotly.min.js").unlink(missing_ok=True)
@@ -214,7 +225,7 @@ def build_book(book_dir: Path = BOOK_DIR, config: Path = CONFIG) -> Path:
                "build", str(book_dir), "--config", str(config), "--toc",
                str(book_dir / "_toc.yml"), "--path-output", str(book_dir), "-W", "-n",
                "--keep-going", "--all"]
-    result = subprocess.run(command, cwd=REPO)
+    result = subprocess.run(command, cwd=root)
     if result.returncode:
         raise BuildError(f"jupyter-book build failed (exit {result.returncode}): "
                          f"{' '.join(command)}")
@@ -223,9 +234,16 @@ def build_book(book_dir: Path = BOOK_DIR, config: Path = CONFIG) -> Path:
 
 def build(profile: str = "default", *, locations: Locations | None = None, train: bool = True,
           retrain: bool = False, notebooks=None, execute: bool = True, book: bool = True,
-          progress: bool = True) -> dict:
-    """The whole pipeline (module docstring); returns the step timings in seconds."""
+          progress: bool = True, project=None) -> dict:
+    """The whole pipeline (module docstring); returns the step timings in seconds.
+
+    ``project`` is the study's checkout (notebooks, book); default
+    :func:`~agreement_core.locations.project_root`. Results go to ``locations``' results
+    root, which for an installed package defaults to ``./results``.
+    """
     workspace = Workspace.open(profile, locations)
+    # Fail before hours of training, not after; training alone needs no checkout.
+    root = project_dir(project) if execute or book else project_root(project)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     with _timed("data", timings):
@@ -250,17 +268,19 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
                 _say(f"  claims: {workspace.layout.claims_path}")
     if execute:
         with _timed("notebooks", timings):
-            execute_notebooks(workspace, only=notebooks)
+            execute_notebooks(workspace, only=notebooks, project=root)
     if book:
         with _timed("book", timings):
-            html = build_book()
+            html = build_book(root)
         _say(f"the book: {html / 'index.html'}")
     timings["total"] = time.perf_counter() - start
     summary = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
     _say(f"finished: {summary}")
-    out = BOOK_DIR / "_build" / f"build_timings_{profile}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1) + "\n")
+    if root is not None:
+        out = root / "book" / "_build" / f"build_timings_{profile}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1)
+                       + "\n")
     return timings
 
 
