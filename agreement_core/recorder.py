@@ -1,7 +1,7 @@
 """Record from your own training loop: per-batch updates into a record store.
 
 :class:`Recorder` is the record store (:mod:`agreement_core.records`) for networks trained
-anywhere: a PyTorch loop, PyTorch Lightning, the Hugging Face Trainer. Each batch is given
+anywhere: three calls in any PyTorch loop. Each batch is given
 by its example ids, the network's logits (or its predictions) and optionally the targets;
 after the epoch, the recorder writes every example's prediction of that epoch atomically, as
 the study's own trainer does. Everything the library computes from a store (agreement and

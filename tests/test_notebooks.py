@@ -282,3 +282,12 @@ def test_the_numbering_check_reads_titles_and_would_catch_a_swap(paper_text):
     assert _numbering_errors("# CIFAR-10: agreement, and the random-label ablation "
                              "(Figs. 2 and 8)", captions)
     assert not _numbering_errors("# CIFAR-10: batch sizes (Fig. 8)", captions)
+
+
+def test_studies_without_results_are_skipped_with_their_reason(data_root, mirror):
+    session = notebook_session({"results_dir": str(REPO / "results"), "data_root": str(data_root),
+                                "mirror": str(mirror), "epochs": 7})   # trained by no profile
+    assert session.studies(["cifar10"], skip_unavailable=True) == {}
+    assert "no finished results" in session.unavailable["cifar10"]
+    with pytest.raises(StudyMissing):
+        session.studies(["cifar10"])

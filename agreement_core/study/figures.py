@@ -418,14 +418,15 @@ class FigureSession:
                 ) -> dict[str, FigureStudy]:
         """The studies of several roles (role -> study).
 
-        With ``skip_unavailable``, roles whose dataset is not on this machine are left out
-        and their reasons kept in :attr:`unavailable` (role -> message).
+        With ``skip_unavailable``, roles whose dataset is not on this machine, or whose study
+        has no results yet, are left out and their reasons kept in :attr:`unavailable`
+        (role -> message).
         """
         found = {}
         for role in roles:
             try:
                 found[role] = self.study(role)
-            except DatasetUnavailable as error:
+            except (DatasetUnavailable, StudyMissing) as error:
                 if not skip_unavailable:
                     raise
                 self.unavailable[role] = str(error)
