@@ -18,8 +18,7 @@ from fixtures import VOC2012_FIXTURE, write_dtd, write_voc
 from PIL import Image
 
 from agreement_core.data import DTD, VOC_CLASSES, PascalVOC, get_dataset
-from agreement_core.data import dtd as dtd_module
-from agreement_core.data import voc as voc_module
+from agreement_core.data import archive as archive_module
 from agreement_core.errors import ConfigError, DatasetError
 from agreement_core.locations import Locations
 
@@ -124,7 +123,7 @@ def test_voc_mirror_is_extracted_once_and_a_subset_keeps_scores(voc, mirror_root
     def fail(*args, **kwargs):
         raise AssertionError("extracted a second time")
 
-    monkeypatch.setattr(voc_module, "extract_archive", fail)
+    monkeypatch.setattr(archive_module, "extract_archive", fail)
     ds = get_dataset("voc", "test", Locations(mirror_root, mirror), subset=5)
     assert ds.example_ids.tolist() == [0, 1, 2, 3, 4]
     np.testing.assert_array_equal(ds.vsd_scores(), voc["test"].vsd_scores()[:5])
@@ -134,7 +133,7 @@ def test_voc_mirror_is_extracted_once_and_a_subset_keeps_scores(voc, mirror_root
 
 
 def test_voc_user_devkit_comes_before_the_mirror(voc_root, mirror, monkeypatch):
-    monkeypatch.setattr(voc_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
+    monkeypatch.setattr(archive_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
     ds = PascalVOC("test", root=voc_root, mirror=mirror)
     assert ds.source == "voc" and ds.caveat is None
     assert ds.protocol == "VOC2007+2012 trainval / VOC2007 test"
@@ -252,7 +251,7 @@ def test_dtd_images_and_training_sizes(dtd, mirror_root, mirror):
 
 
 def test_dtd_mirror_is_extracted_once(dtd, mirror_root, mirror, monkeypatch):
-    monkeypatch.setattr(dtd_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
+    monkeypatch.setattr(archive_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
     assert len(DTD("test", root=mirror_root, mirror=mirror)) == 400
 
 
@@ -261,7 +260,7 @@ def test_dtd_mirror_is_extracted_once(dtd, mirror_root, mirror, monkeypatch):
 
 def test_dtd_official_layout_and_folds(tmp_path, mirror, monkeypatch):
     root = write_dtd(tmp_path)
-    monkeypatch.setattr(dtd_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
+    monkeypatch.setattr(archive_module, "extract_archive", lambda *a, **k: pytest.fail("extracted"))
     train = DTD("train", root=root, mirror=mirror)
     test = DTD("test", root=root / "dtd")  # the DTD folder itself also works
     assert train.source == "dtd" and train.caveat is None and train.root == root / "dtd"

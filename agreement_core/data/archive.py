@@ -10,6 +10,7 @@ import uuid
 import zlib
 from pathlib import Path
 
+from .. import locations
 from .._io import atomic_directory
 from ..errors import DatasetError
 
@@ -65,3 +66,21 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, member:
         raise
     return dest
 
+
+def extract_from_mirror(mirror, archive_name: str, target: Path, top: str
+                        ) -> tuple[Path | None, str]:
+    """Extract ``archive_name`` of the offline mirror into ``target`` (once) when the mirror
+    holds it.
+
+    Returns
+    -------
+    (pathlib.Path or None, str)
+        The extracted folder (:func:`extract_archive`), or None and what was tried, for the
+        caller's "not found" message.
+    """
+    mirror_dir = locations.mirror_dir(mirror)
+    archive = mirror_dir / archive_name if mirror_dir is not None else None
+    if archive is not None and archive.is_file():
+        return extract_archive(archive, target, top), ""
+    return None, (f"no {archive}" if archive is not None
+                  else f"no mirror given (AGREEMENT_MIRROR unset; it would hold {archive_name})")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import locations
 from ..errors import ConfigError, DatasetError
-from .archive import extract_archive
+from .archive import extract_from_mirror
 from .base import ImageDataset, Subset
 
 MIRROR_ARCHIVE = "dtd10.tar.gz"
@@ -132,12 +132,9 @@ def find_dtd(base: Path, mirror: str | os.PathLike | None = None) -> Path:
     for candidate in (base, base / "dtd", extracted):
         if _is_dtd(candidate):
             return candidate
-    mirror_dir = locations.mirror_dir(mirror)
-    archive = mirror_dir / MIRROR_ARCHIVE if mirror_dir is not None else None
-    if archive is not None and archive.is_file():
-        return extract_archive(archive, extracted, "dtd")
-    tried = (f"no {archive}" if archive is not None
-             else f"no mirror given (AGREEMENT_MIRROR unset; it would hold {MIRROR_ARCHIVE})")
+    found, tried = extract_from_mirror(mirror, MIRROR_ARCHIVE, extracted, "dtd")
+    if found is not None:
+        return found
     raise DatasetError(
         f"DTD not found: no {base / 'dtd'} (images/, labels/), no {extracted}, {tried}. "
         f"Download {DTD_URL} and extract it into {base} (giving {base / 'dtd'}), or set "

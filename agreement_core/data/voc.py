@@ -22,7 +22,7 @@ from PIL import Image
 
 from .. import locations
 from ..errors import ConfigError, DatasetError
-from .archive import extract_archive
+from .archive import extract_from_mirror
 from .base import ImageDataset, Subset
 
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -207,12 +207,9 @@ def find_devkit(base: Path, mirror: str | os.PathLike | None = None) -> Path:
     for candidate in (base / "VOCdevkit", base, extracted):
         if any((candidate / f"VOC{year}").is_dir() for year in TRAIN_YEARS):
             return candidate
-    mirror_dir = locations.mirror_dir(mirror)
-    archive = mirror_dir / MIRROR_ARCHIVE if mirror_dir is not None else None
-    if archive is not None and archive.is_file():
-        return extract_archive(archive, extracted, "VOCdevkit")
-    tried = (f"no {archive}" if archive is not None
-             else f"no mirror given (AGREEMENT_MIRROR unset; it would hold {MIRROR_ARCHIVE})")
+    found, tried = extract_from_mirror(mirror, MIRROR_ARCHIVE, extracted, "VOCdevkit")
+    if found is not None:
+        return found
     raise DatasetError(
         f"Pascal VOC not found: no VOCdevkit (VOC2007/, VOC2012/) in {base} or "
         f"{base / 'VOCdevkit'}, no {extracted}, {tried}. Extract VOCtrainval_06-Nov-2007.tar, "
