@@ -490,9 +490,36 @@ def add_claims(commands) -> None:
 
 def run_claims(args) -> int:
     table = write_claims(Workspace.open(args.profile, locations_of(args)), n_boot=args.n_boot)
-    shown = table.drop(columns=["claim", "paper"]).round(3)
+    shown = table.drop(columns=["claim", "paper", "quote"]).round(3)
     with pd.option_context("display.width", 250, "display.max_colwidth", 70):
         print(shown.to_string(index=False))
+    return 0
+
+
+# ------------------------------------------------------------------ prune
+def add_prune(commands) -> None:
+    prune = commands.add_parser(
+        "prune", help="data pruning by a score: keep easiest / hardest / random, retrain",
+        description="The pruning experiment of a profile: order the training examples of its "
+                    "own-loop run by each score (agreed-from epoch, AUM, EL2N, forgetting), "
+                    "keep the easiest, the hardest or a random fraction, train fresh networks "
+                    "on each and record their test accuracy in "
+                    "<results>/<profile>/pruning/results.csv. Resumable.")
+    prune.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                       help="(default: %(default)s)")
+    prune.add_argument("--no-progress", action="store_true", help="no progress lines")
+    add_data_options(prune)
+
+
+def run_prune(args) -> int:
+    from .study.pruning import run_profile_pruning
+
+    workspace = Workspace.open(args.profile, locations_of(args))
+    if not workspace.profile.pruning:
+        raise ConfigError(f"profile {args.profile!r} has no pruning experiment")
+    results = run_profile_pruning(workspace, progress=not args.no_progress)
+    summary = results.groupby(["score", "rule", "fraction"])["test_accuracy"].mean()
+    print(summary.round(3).to_string())
     return 0
 
 
@@ -543,6 +570,7 @@ def run_build(args) -> int:
 # ------------------------------------------------------------------ main
 COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "stats": (add_stats, run_stats), "report": (add_report, run_report),
+            "prune": (add_prune, run_prune),
             "upgrade": (add_upgrade, run_upgrade), "compact": (add_compact, run_compact),
             "claims": (add_claims, run_claims),
             "build": (add_build, run_build)}

@@ -293,6 +293,22 @@ def score_correlations(table: pd.DataFrame, reference: str = "agreed_from_epoch"
     return pd.DataFrame(rows, columns=["score", "rho", "ci_low", "ci_high", "n"])
 
 
+def pruning_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """The pruning experiment per run: mean, smallest and largest test accuracy over its
+    networks, and the mean minus that of the random subset of the same fraction.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        ``score``, ``rule``, ``fraction``, ``kept``, ``network``, ``test_accuracy``.
+    """
+    summary = (results.groupby(["score", "rule", "fraction", "kept"])["test_accuracy"]
+               .agg(mean="mean", low="min", high="max").reset_index())
+    random = summary[summary["rule"] == "random"].set_index("fraction")["mean"]
+    summary["minus_random"] = summary["mean"] - summary["fraction"].map(random)
+    return summary.sort_values(["fraction", "score", "rule"], ignore_index=True)
+
+
 def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMMARY_COLUMNS
                      ) -> pd.DataFrame:
     """Count, mean, spread and quartiles of learning-dynamics columns, per split.
@@ -321,4 +337,4 @@ def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMM
 __all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "StudyRecords",
            "agreement_difference", "correlation_rows", "describe_statistics",
            "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
-           "same_predictions", "score_correlations", "table_sizes"]
+           "pruning_summary", "same_predictions", "score_correlations", "table_sizes"]

@@ -348,6 +348,49 @@ def data_map(table: pd.DataFrame, *, title: str | None = None, max_points: int =
     return fig
 
 
+#: Line colours of the pruning rules (random: the grey reference).
+PRUNING_COLOURS = {"easiest": "#1f77b4", "hardest": "#d62728", "random": "#7f7f7f"}
+
+
+@styled
+def pruning_figure(results: pd.DataFrame, *, title: str | None = None):
+    """Test accuracy against the kept fraction of the training set, one panel per score:
+    keeping the easiest (blue) or the hardest (red) examples by that score, and a random
+    subset of the same size (grey, the same in every panel). Points: the mean over the
+    networks of a run; bars: their smallest and largest value.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        ``score``, ``rule``, ``fraction``, ``network``, ``test_accuracy``
+        (:func:`agreement_core.study.pruning.run_pruning`).
+    """
+    summary = (results.groupby(["score", "rule", "fraction"])["test_accuracy"]
+               .agg(["mean", "min", "max"]).reset_index())
+    random = summary[summary["rule"] == "random"]
+    scores = [s for s in dict.fromkeys(summary["score"]) if s != "random"]
+    fig, axes = _grid(len(scores), 2, aspect=0.75)
+    for ax, score in zip(axes, scores, strict=True):
+        for rule, rows in (("random", random),
+                           *((r, summary[(summary["score"] == score) & (summary["rule"] == r)])
+                             for r in ("easiest", "hardest"))):
+            if rows.empty:
+                continue
+            ax.errorbar(rows["fraction"], rows["mean"],
+                        yerr=[rows["mean"] - rows["min"], rows["max"] - rows["mean"]],
+                        color=PRUNING_COLOURS[rule], marker="o", capsize=3,
+                        linestyle="--" if rule == "random" else "-", label=rule)
+        ax.set_title(score.replace("_", " "))
+        ax.set_xlabel("kept fraction of the training set")
+        ax.set_ylabel("test accuracy")
+    handles = [plt.Line2D([], [], color=PRUNING_COLOURS[r], marker="o",
+                          linestyle="--" if r == "random" else "-") for r in PRUNING_COLOURS]
+    _legend_below(fig, handles, ["keep the easiest", "keep the hardest", "keep a random subset"],
+                  ncols=3)
+    _suptitle(fig, title)
+    return fig
+
+
 def _grid(n: int, ncols: int, *, aspect: float = 0.78, max_panel: float = 4.5,
           extra_height: float = 0.7):
     """``n`` panels in rows of at most ``ncols``, as wide as the page allows (hidden extras).

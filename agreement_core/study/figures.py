@@ -514,6 +514,29 @@ class FigureSession:
                                f"agreement_core build --profile {self.profile.name}'")
         return RecordStore.open(path)
 
+    def pruning(self) -> pd.DataFrame:
+        """The pruning experiment's results (``python -m agreement_core prune``): one row
+        per run and network.
+
+        Raises
+        ------
+        StudyMissing
+            When the experiment has not been run for this profile.
+        """
+        path = self.workspace.layout.pruning_dir / "results.csv"
+        if not path.is_file():
+            raise StudyMissing(f"no pruning results in {path}; run 'python -m agreement_core "
+                               f"prune --profile {self.profile.name}' (about 80 minutes on 2 "
+                               "CPU cores)")
+        return pd.read_csv(path)
+
+    def pruning_caption(self) -> str:
+        """What the pruning experiment was computed from."""
+        settings = self.profile.pruning
+        return (f"Scores from the own-loop run ({self.own_loop_caption()}) Each kept subset: "
+                f"{settings.get('num_networks', 3)} fresh networks with the same training "
+                "settings; test accuracy at the last epoch on the same test images.")
+
     def own_loop_caption(self) -> str:
         """What the own-loop run was computed from (its store's configuration)."""
         store = self.own_loop()

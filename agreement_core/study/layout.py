@@ -7,6 +7,7 @@ Layout of ``<results root>/<profile>/``::
     dynamics/<dataset>-<arch>-<hash>.parquet   learning-dynamics tables (one row per example)
     curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
     own_loop/                           a record store written by a plain PyTorch loop
+    pruning/<run>/, results.csv         the pruning experiment: a store per kept subset
     claims.csv                          the paper's claims, our numbers, verdicts
 
 A study's directory is named by a hash of its whole configuration, so a notebook that asks
@@ -77,6 +78,11 @@ class ResultsLayout:
     def own_loop_dir(self) -> Path:
         """The record store of the "Your own model and data" chapter (a plain loop)."""
         return self.root / "own_loop"
+
+    @property
+    def pruning_dir(self) -> Path:
+        """The pruning experiment: one record store per kept subset, and ``results.csv``."""
+        return self.root / "pruning"
 
     @property
     def curriculum_curves_path(self) -> Path:

@@ -162,22 +162,32 @@ def torchvision_cifar10(split: str, locations, every: int = 1):
     return subset, np.asarray(rows)
 
 
-def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
-    """The book's "Your own model and data" run: :func:`train_with_recorder` on CIFAR-10 as a
-    torchvision dataset wrapped by :func:`~agreement_core.data.wrap_dataset`, with the
-    profile's ``own_loop`` settings, into the workspace's ``own_loop`` store (resumable)."""
+def own_loop_datasets(workspace) -> dict[str, ImageDataset]:
+    """CIFAR-10 as torchvision datasets (every ``own_loop["every"]``-th image), wrapped with
+    their row indices as ids: the data of the own-loop run and of the pruning experiment."""
     from ..data import wrap_dataset
 
-    settings = dict(workspace.profile.own_loop)
-    every = settings.pop("every")
+    every = workspace.profile.own_loop["every"]
     wrapped = {}
     for split in ("train", "test"):
         dataset, ids = torchvision_cifar10(split, workspace.locations, every)
         wrapped[split] = wrap_dataset(dataset, ids=ids, split=split,
                                       name=f"CIFAR-10 {split} (torchvision-style)")
-    say = (lambda message: print(f"  own loop: {message}", flush=True)) if progress else None
-    return train_with_recorder(workspace.layout.own_loop_dir, wrapped["train"],
-                               wrapped["test"], progress=say, **settings)
+    return wrapped
 
 
-__all__ = ["run_own_loop", "torchvision_cifar10", "train_with_recorder"]
+def _say(progress: bool, what: str):
+    return (lambda message: print(f"  {what}: {message}", flush=True)) if progress else None
+
+
+def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
+    """The book's "Your own model and data" run: :func:`train_with_recorder` on CIFAR-10 as a
+    torchvision dataset wrapped by :func:`~agreement_core.data.wrap_dataset`, with the
+    profile's ``own_loop`` settings, into the workspace's ``own_loop`` store (resumable)."""
+    settings = {k: v for k, v in workspace.profile.own_loop.items() if k != "every"}
+    data = own_loop_datasets(workspace)
+    return train_with_recorder(workspace.layout.own_loop_dir, data["train"], data["test"],
+                               progress=_say(progress, "own loop"), **settings)
+
+
+__all__ = ["own_loop_datasets", "run_own_loop", "torchvision_cifar10", "train_with_recorder"]

@@ -8,8 +8,9 @@
 2. **train**: every study of the profile without finished results (resumable;
    ``--retrain`` starts them again).
 3. **statistics**: the image statistics of every present dataset (only what is missing).
-4. **dynamics**: one learning-dynamics table per study, the curriculum experiment, and the
-   "Your own model and data" run (a plain PyTorch loop with the recorder).
+4. **dynamics**: one learning-dynamics table per study, the curriculum experiment, the
+   "Your own model and data" run (a plain PyTorch loop with the recorder) and the pruning
+   experiment on its scores.
 5. **notebooks**: every notebook in ``notebooks/`` executed by papermill with the
    profile's parameters into ``book/notebooks/`` (an error fails the build; a
    missing dataset is stated on the page). Their code cells are then folded
@@ -38,6 +39,7 @@ from ..errors import AgreementError
 from ..locations import Locations, project_root
 from .claims import write_claims
 from .own_loop import run_own_loop
+from .pruning import pruning_complete, run_profile_pruning
 from .runs import (
     compute_profile_statistics,
     dataset_available,
@@ -262,6 +264,9 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
             if present.get("cifar10") and workspace.profile.own_loop \
                     and not is_complete(workspace.layout.own_loop_dir):
                 run_own_loop(workspace, progress=progress)
+            if workspace.profile.pruning and is_complete(workspace.layout.own_loop_dir) \
+                    and not pruning_complete(workspace):
+                run_profile_pruning(workspace, progress=progress)
         with _timed("claims", timings):
             if is_complete(workspace.layout.study_dir(workspace.profile.config("cifar10"))):
                 write_claims(workspace)

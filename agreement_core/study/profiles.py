@@ -39,7 +39,8 @@ class Profile:
     ``voc_architectures`` are further architectures of the ``voc`` study (Fig. 18: ResNet-50
     beside Fig. 4's DenseNet-121), trained as roles ``voc-<arch>``. ``own_loop`` holds the
     settings of the "Your own model and data" run (a plain PyTorch loop with the recorder;
-    ``every``: every how many CIFAR-10 images it takes).
+    ``every``: every how many CIFAR-10 images it takes); ``pruning`` those of the pruning
+    experiment on the same data, ordered by that run's scores.
     """
 
     name: str
@@ -55,6 +56,7 @@ class Profile:
     encoding: str = "plain"
     voc_architectures: tuple[str, ...] = ()
     own_loop: dict = field(default_factory=dict)
+    pruning: dict = field(default_factory=dict)
 
     def __post_init__(self):
         main = self.studies.get("cifar10", {})
@@ -118,6 +120,11 @@ _CPU = dict(PRESETS["default"])  # fastnet_small, K=5, 10 epochs, 500/100 images
 # records, three and a half minutes on 2 cores beside other work.
 _OWN_LOOP = dict(every=10, arch="lenet5_bn", num_networks=3, epochs=12, batch_size=128,
                  lr=0.05, keep="scores", with_true_prob=True)
+# Keep 50 / 70 / 90 % by the agreed-from epoch, AUM, EL2N or forgetting (easiest, hardest)
+# or at random: 27 runs of 3 networks, the own loop's training settings (about 80 minutes of
+# this 2-core CPU, estimated from the own-loop run's 6.4 s per network-epoch).
+_PRUNING = dict(score_names=("agreed_from_epoch", "aum", "el2n", "forgetting_events"),
+                fractions=(0.5, 0.7, 0.9), num_networks=3)
 _DEFAULT_STUDIES = {
     "imagenet": dict(dataset="imagenette", arch="fastnet_small", num_networks=5, epochs=10,
                      image_size=64, crop=56, train_subset=260, test_subset=50),
@@ -171,6 +178,7 @@ PROFILES: dict[str, Profile] = {
                         modes=("curriculum", "anti", "random", "standard")),
         voc_architectures=("resnet50",),
         own_loop=_OWN_LOOP,
+        pruning=_PRUNING,
     ),
     "full": Profile(
         name="full",
