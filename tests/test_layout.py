@@ -18,7 +18,7 @@ LAYERS = {
     "agreement_core.data": 1,
     "agreement_core.models": 2,
     "agreement_core.training": 3,
-    "agreement_core.records": 4, "agreement_core.recorder": 4,
+    "agreement_core.records": 4, "agreement_core.recorder": 4, "agreement_core.integrations": 4,
     "agreement_core.agreement": 5, "agreement_core.statistics": 5, "agreement_core.scores": 5,
     "agreement_core.correlation": 6, "agreement_core.report": 6, "agreement_core.findings": 6,
     "agreement_core.claims": 6,

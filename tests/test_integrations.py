@@ -1,0 +1,110 @@
+"""The recorder inside PyTorch Lightning and the Hugging Face Trainer (the optional extras,
+installed by the test extra)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from agreement_core.errors import ConfigError
+from agreement_core.recorder import Recorder
+from agreement_core.records import RecordStore
+
+N, C = 48, 3
+
+
+def _data(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(N, 5, generator=generator)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 1).long()
+    ids = torch.arange(1000, 1000 + N)
+    return x, y, ids
+
+
+def _recorder(path, y, ids, epochs=2, splits=("train",)):
+    return Recorder(path, splits={s: (ids.numpy(), y.numpy()) for s in splits},
+                    num_networks=1, num_epochs=epochs, num_classes=C, keep="margin")
+
+
+def test_lightning_callback_records_every_training_batch_and_the_validation_split(tmp_path):
+    lightning = pytest.importorskip("lightning")
+    from agreement_core.integrations import lightning_callback
+
+    x, y, ids = _data()
+    seen = {}
+
+    class Module(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(5, C)
+
+        def training_step(self, batch, batch_idx):
+            xb, yb, ib = batch
+            logits = self.net(xb)
+            for i, z in zip(ib.tolist(), logits.detach().numpy(), strict=True):
+                seen[(self.current_epoch + 1, i)] = z
+            return {"loss": nn.functional.cross_entropy(logits, yb), "logits": logits}
+
+        def validation_step(self, batch, batch_idx):
+            return {"logits": self.net(batch[0])}
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.5)
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y, ids),
+                                         batch_size=16, shuffle=True)
+    ordered = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y, ids),
+                                          batch_size=16)
+    recorder = _recorder(tmp_path / "s", y, ids, splits=("train", "test"))
+    trainer = lightning.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
+                                enable_model_summary=False,
+                                callbacks=[lightning_callback(recorder, 0, eval_split="test")])
+    trainer.fit(Module(), loader, ordered)
+    store = RecordStore.open(tmp_path / "s")
+    assert store.available_epochs("train") == 2 and store.available_epochs("test") == 2
+    for epoch in (1, 2):
+        logits = np.stack([seen[(epoch, i)] for i in ids.tolist()])
+        np.testing.assert_array_equal(store.read_predictions(0, "train", epoch),
+                                      logits.argmax(axis=1))
+
+
+def test_hugging_face_trainer_records_through_compute_loss(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from agreement_core.integrations import recording_trainer
+
+    x, y, ids = _data(1)
+    seen = {}
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(5, C)
+
+        def forward(self, features, labels=None):
+            logits = self.net(features)
+            if self.training:
+                for z in logits.detach().numpy():
+                    seen.setdefault("batch", []).append(z)
+            loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+            return {"loss": loss, "logits": logits}
+
+    rows = [{"features": x[i], "labels": int(y[i]), "example_id": int(ids[i])}
+            for i in range(N)]
+    recorder = _recorder(tmp_path / "s", y, ids)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=16,
+        remove_unused_columns=False, report_to=[], use_cpu=True, save_strategy="no",
+        logging_strategy="no", disable_tqdm=True, learning_rate=0.1)
+    trainer = recording_trainer(recorder, 0, model=Model(), args=args, train_dataset=rows)
+    trainer.train()
+    store = RecordStore.open(tmp_path / "s")
+    assert store.available_epochs("train") == 2
+    assert len(seen["batch"]) == 2 * N                      # every example, every epoch
+    margins = store.read_margin(0, "train", 2)
+    assert np.isfinite(margins).all() and margins.std() > 0
+    with pytest.raises(ConfigError, match="remove_unused_columns=False"):
+        recording_trainer(recorder, 0, model=Model(),
+                          args=transformers.TrainingArguments(output_dir=str(tmp_path / "o"),
+                                                              report_to=[], use_cpu=True),
+                          train_dataset=rows)
