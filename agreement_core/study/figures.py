@@ -510,8 +510,9 @@ class FigureSession:
         """
         path = self.workspace.layout.own_loop_dir
         if not is_complete(path):
-            raise StudyMissing(f"no finished own-loop run in {path}; run 'python -m "
-                               f"agreement_core build --profile {self.profile.name}'")
+            raise StudyMissing(f"no finished own-loop run in <results>/{self.profile.name}/"
+                               f"own_loop; run 'python -m agreement_core build --profile "
+                               f"{self.profile.name}'")
         return RecordStore.open(path)
 
     def pruning(self) -> pd.DataFrame:
@@ -525,9 +526,9 @@ class FigureSession:
         """
         path = self.workspace.layout.pruning_dir / "results.csv"
         if not path.is_file():
-            raise StudyMissing(f"no pruning results in {path}; run 'python -m agreement_core "
-                               f"prune --profile {self.profile.name}' (about 80 minutes on 2 "
-                               "CPU cores)")
+            raise StudyMissing(f"no pruning results in <results>/{self.profile.name}/pruning "
+                               f"yet; run 'python -m agreement_core prune --profile "
+                               f"{self.profile.name}' (about 80 minutes on 2 CPU cores)")
         return pd.read_csv(path)
 
     def pruning_caption(self) -> str:
