@@ -854,9 +854,11 @@ def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
         parts.append(f'<blockquote>&ldquo;{esc(quote)}&rdquo; <cite>({esc(paper)})</cite>'
                      '</blockquote>' if quote else f"<p><em>{esc(rows['claim'].iloc[0])}</em> "
                      f"<cite>({esc(paper)})</cite></p>")
-        parts.append("<table><thead><tr><th>claim</th><th>study</th><th>measure</th>"
-                     "<th>ours [95% CI over examples]</th><th>seed groups</th>"
-                     "<th>verdict</th></tr></thead><tbody>")
+        seeded = bool((rows["n_seed_groups"] >= 2).any())
+        parts.append("<table><thead><tr><th>claim (measure)</th><th>study</th>"
+                     "<th>ours [95% CI over examples]</th>"
+                     + ("<th>seed groups</th>" if seeded else "") + "<th>verdict</th>"
+                     "</tr></thead><tbody>")
         for row in rows.itertuples(index=False):
             seeds = ("" if row.n_seed_groups < 2 else
                      f"{row.seed_min:+.3f} to {row.seed_max:+.3f} ({row.n_seed_groups})")
@@ -864,10 +866,11 @@ def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
                 and row.note else ""
             colour = VERDICT_COLOURS.get(row.verdict, "white")
             parts.append(
-                f"<tr><td>{esc(row.claim)}</td><td>{esc(row.study)}</td>"
-                f"<td>{esc(row.measure)}</td>"
+                f"<tr><td>{esc(row.claim)}<br><small>{esc(row.measure)}</small></td>"
+                f"<td>{esc(row.study)}</td>"
                 f"<td>{esc(_claim_number(row.value, row.ci_low, row.ci_high))}</td>"
-                f"<td>{esc(seeds)}</td><td style=\"background-color: {colour}\">"
+                + (f"<td>{esc(seeds)}</td>" if seeded else "")
+                + f"<td style=\"background-color: {colour}\">"
                 f"<strong>{esc(row.verdict)}</strong>{note}</td></tr>")
         parts.append("</tbody></table>")
     counts = table["verdict"].value_counts()

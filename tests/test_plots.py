@@ -335,3 +335,20 @@ def test_p_values_at_the_permutation_floor_read_as_a_bound():
                           "ci_high": [-0.05], "p_value": [1 / 201], "n": [500]})
     html = plots.correlation_view(table, n_perm=200).to_html()
     assert "&lt; 0.005" in html and "-0.123" in html
+
+
+def test_the_verdict_box_quotes_numbers_and_reasons():
+    table = pd.DataFrame([
+        {"claim_id": "a", "claim": "Agreement <exceeds> the bound", "paper": "Sec. 3",
+         "quote": "We found agreement.", "measure": "area", "study": "s", "value": 0.25,
+         "ci_low": 0.2, "ci_high": 0.3, "seed_min": 0.21, "seed_max": 0.27,
+         "n_seed_groups": 3, "verdict": "reproduced", "note": ""},
+        {"claim_id": "b", "claim": "Edges fall", "paper": "App.", "quote": "",
+         "measure": "rho", "study": "s", "value": 0.1, "ci_low": 0.05, "ci_high": 0.15,
+         "seed_min": float("nan"), "seed_max": float("nan"), "n_seed_groups": 1,
+         "verdict": "differs", "note": "the opposite sign"}])
+    html = plots.verdict_box(table, ["5,000 training images (the paper: 50,000)"])
+    assert "&ldquo;We found agreement.&rdquo;" in html and "&lt;exceeds&gt;" in html
+    assert "+0.250 [+0.200, +0.300]" in html and "+0.210 to +0.270 (3)" in html
+    assert "1 reproduced, 1 differs" in html and "the opposite sign" in html
+    assert "likeliest reasons" in html and "50,000" in html
