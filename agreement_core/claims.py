@@ -251,7 +251,7 @@ def _directional(value: float, low: float, high: float, seeds: Sequence[float],
     seeds_ok = all(sign * s > 0 for s in seeds)
     if interval_ok and seeds_ok:
         return "reproduced", ""
-    if sign * high < 0:
+    if max(sign * low, sign * high) < 0:  # the whole interval on the other side of zero
         return "differs", "the opposite sign, interval excluding zero"
     if not interval_ok:
         return "differs", "the example interval holds zero: no clear effect"

@@ -245,3 +245,18 @@ def test_relation_claims_follow_a_planted_relation_and_name_missing_tables():
     assert by_id.loc["clutter-entropy-toy", "quote"] == QUOTES["clutter"]
     missing = clutter_claims(None, "toy")[0].row()
     assert missing["verdict"] == "not run yet"
+
+
+def test_verdict_notes_tell_no_effect_from_the_opposite_sign_for_either_sign():
+    from agreement_core.claims import _directional
+
+    # The paper expects a negative rho (larger boxes learned first).
+    assert _directional(0.02, -0.028, 0.066, [], -1) == (
+        "differs", "the example interval holds zero: no clear effect")
+    assert _directional(0.2, 0.1, 0.3, [], -1)[1] == "the opposite sign, interval excluding zero"
+    assert _directional(-0.2, -0.3, -0.1, [], -1) == ("reproduced", "")
+    # And a positive one.
+    assert _directional(-0.2, -0.3, -0.1, [], 1)[1] == \
+        "the opposite sign, interval excluding zero"
+    assert _directional(0.05, -0.01, 0.1, [], 1)[1] == \
+        "the example interval holds zero: no clear effect"
