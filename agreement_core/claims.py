@@ -529,6 +529,8 @@ class CorrelationClaim:
                    f"({self.split} set)", self.study_label)
         if self.study is None:
             return row.missing(self.study_label)
+        if self.study.statistics.get(self.split) is None:
+            return row.missing(f"the {self.split} statistics of {self.study_label}")
         result = _correlation(self.study, self.split, self.column, n_boot, seed)
         if result is None:
             return row.result(verdict="not testable here",
