@@ -34,7 +34,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .records import RecordStore, true_class_margin
+from .records import RecordStore, el2n_of, true_class_margin
 
 
 def _numpy(value, name: str) -> np.ndarray:
@@ -191,8 +191,7 @@ class Recorder:
                     if buffer.true_prob is not None:
                         buffer.true_prob[rows] = probs[at, true]
                     if buffer.el2n is not None:
-                        probs[at, true] -= 1.0
-                        buffer.el2n[rows] = np.linalg.norm(probs, axis=1)
+                        buffer.el2n[rows] = el2n_of(probs, true)
         else:
             if store.keep != "none" or store.with_true_prob:
                 raise ValueError(f"the store keeps {store.keep!r}"

@@ -52,7 +52,7 @@ from .data.labels import is_correct
 from .errors import RecordStoreError
 
 __all__ = ["ENCODINGS", "KEEP", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
-           "true_class_margin", "upgrade_store"]
+           "el2n_of", "true_class_margin", "upgrade_store"]
 
 # 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
 SCHEMA_VERSION = 2
@@ -93,6 +93,14 @@ def true_class_margin(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     others = logits.copy()
     others[rows, targets] = -np.inf
     return (assigned - others.max(axis=1)).astype(np.float32)
+
+
+def el2n_of(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """EL2N of each example: the L2 distance of its softmax vector from the one-hot target,
+    (N,) float32 from (N, C) probabilities and (N,) integer targets (Paul et al., 2021)."""
+    error = np.array(probs, dtype=np.float64)
+    error[np.arange(len(error)), targets] -= 1.0
+    return np.linalg.norm(error, axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -937,10 +945,8 @@ class RecordStore:
         """
         if self.keep == "scores":
             return self._read(network, split, epoch, "el2n")["el2n"]
-        error = self.read_probs(network, split, epoch).astype(np.float64)
         self._load_targets(split)
-        error[np.arange(len(error)), self._targets[split]] -= 1.0
-        return np.linalg.norm(error, axis=1).astype(np.float32)
+        return el2n_of(self.read_probs(network, split, epoch), self._targets[split])
 
     def read_probs(self, network: int, split: str, epoch: int) -> np.ndarray:
         """Softmax probability vectors, float32 (N, C).
