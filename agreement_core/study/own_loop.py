@@ -176,8 +176,9 @@ def own_loop_datasets(workspace) -> dict[str, ImageDataset]:
     return wrapped
 
 
-def _say(progress: bool, what: str):
-    return (lambda message: print(f"  {what}: {message}", flush=True)) if progress else None
+def progress_printer(enabled: bool, label: str) -> Callable[[str], None] | None:
+    """A ``progress`` callback that prints ``  <label>: <message>`` (None when disabled)."""
+    return (lambda message: print(f"  {label}: {message}", flush=True)) if enabled else None
 
 
 def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
@@ -187,7 +188,8 @@ def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
     settings = {k: v for k, v in workspace.profile.own_loop.items() if k != "every"}
     data = own_loop_datasets(workspace)
     return train_with_recorder(workspace.layout.own_loop_dir, data["train"], data["test"],
-                               progress=_say(progress, "own loop"), **settings)
+                               progress=progress_printer(progress, "own loop"), **settings)
 
 
-__all__ = ["own_loop_datasets", "run_own_loop", "torchvision_cifar10", "train_with_recorder"]
+__all__ = ["own_loop_datasets", "progress_printer", "run_own_loop", "torchvision_cifar10",
+           "train_with_recorder"]

@@ -157,7 +157,7 @@ def run_profile_pruning(workspace, *, progress: bool = True) -> pd.DataFrame:
     training settings, the profile's ``pruning`` settings; results under
     ``<results>/<profile>/pruning`` (resumable)."""
     from ..scores import example_scores
-    from .own_loop import _say, own_loop_datasets
+    from .own_loop import own_loop_datasets, progress_printer
 
     store = RecordStore.open(workspace.layout.own_loop_dir)
     scores = example_scores(store, "train")
@@ -165,7 +165,8 @@ def run_profile_pruning(workspace, *, progress: bool = True) -> pd.DataFrame:
     training = {k: v for k, v in workspace.profile.own_loop.items()
                 if k in ("arch", "epochs", "batch_size", "lr", "image_size")}
     return run_pruning(workspace.layout.pruning_dir, scores, data["train"], data["test"],
-                       num_epochs_scored=store.num_epochs, progress=_say(progress, "pruning"),
+                       num_epochs_scored=store.num_epochs,
+                       progress=progress_printer(progress, "pruning"),
                        **{**training, **workspace.profile.pruning})
 
 
