@@ -309,6 +309,54 @@ def pruning_summary(results: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values(["fraction", "score", "rule"], ignore_index=True)
 
 
+
+#: How the pruning page names a score.
+PRUNING_SCORE_NAMES = {"agreed_from_epoch": "agreed-from epoch", "aum": "AUM", "el2n": "EL2N",
+                       "forgetting_events": "forgetting events"}
+
+
+def pruning_headline(results: pd.DataFrame) -> str:
+    """One paragraph on the pruning experiment at its smallest kept fraction: per score, the
+    mean test accuracy of keeping the easiest and the hardest examples minus that of the
+    random subset, and which rule wins for most scores (a rule "wins" for a score when it
+    beats random and the other rule does not).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        ``score``, ``rule``, ``fraction``, ``kept``, ``network``, ``test_accuracy``.
+    """
+    summary = pruning_summary(results)
+    fraction = summary["fraction"].min()
+    at = summary[(summary["fraction"] == fraction) & (summary["rule"] != "random")]
+    random = summary[(summary["fraction"] == fraction) & (summary["rule"] == "random")]
+    if at.empty or random.empty:
+        raise ValueError("the results need scored and random runs of the same fraction")
+    by = at.set_index(["score", "rule"])["minus_random"]
+    scores = list(dict.fromkeys(at["score"]))
+
+    def listing(rule):
+        return ", ".join(f"{PRUNING_SCORE_NAMES.get(s, s)} {round(by[(s, rule)], 3) + 0.0:+.3f}"
+                         for s in scores)
+
+    wins = {rule: sum(by[(s, rule)] > 0 >= by[(s, other)] for s in scores)
+            for rule, other in (("easiest", "hardest"), ("hardest", "easiest"))}
+    if wins["easiest"] > len(scores) / 2:
+        verdict = ("keeping the easiest examples is the better rule here, as Sorscher et al. "
+                   "(2022) predict when data is scarce, not the hardest as Paul et al. (2021) "
+                   "found on full CIFAR-10")
+    elif wins["hardest"] > len(scores) / 2:
+        verdict = ("keeping the hardest examples is the better rule here, as Paul et al. "
+                   "(2021) found on full CIFAR-10")
+    else:
+        verdict = "neither rule wins for most scores here"
+    return (f"Keeping {fraction:.0%} ({int(random['kept'].iloc[0]):,} images), a random "
+            f"subset reaches a mean test accuracy of {random['mean'].iloc[0]:.3f}. Minus that, "
+            f"the easiest examples by each score reach: {listing('easiest')}; the hardest: "
+            f"{listing('hardest')}. For {wins['easiest']} of {len(scores)} scores the easiest "
+            f"beat random and the hardest do not ({wins['hardest']} the other way round): "
+            f"{verdict}.")
+
 def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMMARY_COLUMNS
                      ) -> pd.DataFrame:
     """Count, mean, spread and quartiles of learning-dynamics columns, per split.
@@ -334,7 +382,8 @@ def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMM
     return values.groupby(table["split"]).describe().T
 
 
-__all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "StudyRecords",
-           "agreement_difference", "correlation_rows", "describe_statistics",
+__all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "PRUNING_SCORE_NAMES",
+           "StudyRecords", "agreement_difference", "correlation_rows", "describe_statistics",
            "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
-           "pruning_summary", "same_predictions", "score_correlations", "table_sizes"]
+           "pruning_headline", "pruning_summary", "same_predictions", "score_correlations",
+           "table_sizes"]

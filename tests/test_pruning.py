@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agreement_core import plots
+from agreement_core import findings, plots
 from agreement_core.data import CIFAR10
 from agreement_core.errors import ConfigError
 from agreement_core.records import RecordStore
@@ -64,3 +64,24 @@ def test_a_small_real_pruning_run_keeps_what_it_says_and_resumes(tmp_path, data_
     assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT
     with pytest.raises(ConfigError, match="not in"):
         subset_of(train, np.array([999_999]))
+
+
+def _results(easiest: float, hardest: float, random: float = 0.5) -> pd.DataFrame:
+    rows = [("random", "random", random)]
+    for score in ("aum", "el2n"):
+        rows += [(score, "easiest", easiest), (score, "hardest", hardest)]
+    return pd.DataFrame([{"score": s, "rule": r, "fraction": f, "kept": int(f * 1000),
+                          "network": k, "test_accuracy": a + 0.01 * k}
+                         for s, r, a in rows for f in (0.5, 0.9) for k in range(3)])
+
+
+@pytest.mark.parametrize("easiest, hardest, says", [
+    (0.6, 0.4, "keeping the easiest examples is the better rule"),
+    (0.4, 0.6, "keeping the hardest examples is the better rule"),
+    (0.6, 0.6, "neither rule wins"),
+])
+def test_pruning_headline_names_the_rule_that_beats_random(easiest, hardest, says):
+    text = findings.pruning_headline(_results(easiest, hardest))
+    assert says in text
+    assert "Keeping 50% (500 images)" in text and "0.510" in text  # the random mean
+    assert f"AUM {easiest - 0.5:+.3f}" in text

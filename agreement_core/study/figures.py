@@ -528,7 +528,7 @@ class FigureSession:
         if not path.is_file():
             raise StudyMissing(f"no pruning results in <results>/{self.profile.name}/pruning "
                                f"yet; run 'python -m agreement_core prune --profile "
-                               f"{self.profile.name}' (about 80 minutes on 2 CPU cores)")
+                               f"{self.profile.name}' (about 15 minutes on a 2-core CPU)")
         return pd.read_csv(path)
 
     def pruning_caption(self) -> str:

@@ -121,8 +121,8 @@ _CPU = dict(PRESETS["default"])  # fastnet_small, K=5, 10 epochs, 500/100 images
 _OWN_LOOP = dict(every=10, arch="lenet5_bn", num_networks=3, epochs=12, batch_size=128,
                  lr=0.05, keep="scores", with_true_prob=True)
 # Keep 50 / 70 / 90 % by the agreed-from epoch, AUM, EL2N or forgetting (easiest, hardest)
-# or at random: 27 runs of 3 networks, the own loop's training settings (about 80 minutes of
-# this 2-core CPU, estimated from the own-loop run's 6.4 s per network-epoch).
+# or at random: 27 runs of 3 networks, the own loop's training settings (measured: 12.5
+# minutes on one thread of this CPU, beside another training on the other).
 _PRUNING = dict(score_names=("agreed_from_epoch", "aum", "el2n", "forgetting_events"),
                 fractions=(0.5, 0.7, 0.9), num_networks=3)
 _DEFAULT_STUDIES = {
