@@ -260,3 +260,19 @@ def test_verdict_notes_tell_no_effect_from_the_opposite_sign_for_either_sign():
         "the opposite sign, interval excluding zero"
     assert _directional(0.05, -0.01, 0.1, [], 1)[1] == \
         "the example interval holds zero: no clear effect"
+
+
+def test_setup_differences_name_underfitting_from_the_committed_voc_study(data_root, mirror):
+    """The Fig. 18 page's reasons: ResNet-50 fits little of VOC here, and the page says so."""
+    from agreement_core.study import notebook_session
+
+    session = notebook_session({"profile": "default", "results_dir": str(REPO / "results"),
+                                "data_root": str(data_root), "mirror": str(mirror)})
+    store = RecordStore.open(session.workspace.layout.study_dir(
+        session.profile.config("voc", arch="resnet50")))
+    correct = store.correct("train", store.num_epochs)
+    assert correct.mean() < 0.9  # the committed run: the reason applies
+    reasons = " ".join(session.setup_differences("voc:resnet50"))
+    assert f"mean train accuracy {correct.mean():.1%} at the last epoch" in reasons
+    assert f"all networks right on {int(correct.all(axis=0).sum()):,} of 1,697" in reasons
+    assert "1,697 training images (the paper: 16,551)" in reasons

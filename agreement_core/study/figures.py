@@ -68,6 +68,8 @@ SOURCE_CAVEATS = {"mirror-jpeg": JPEG_CAVEAT, "mirror-voc2012-subset": voc.MIRRO
 PAPER_TRAIN_IMAGES = {"cifar10": 50_000, "voc": 16_551, "imagenet": 1_281_167}
 #: The paper's study a role of ours stands in for (DTD for KTH-TIPS2-b).
 PAPER_ROLES = {"dtd": "kth"}
+#: Below this mean train accuracy at the last epoch, a verdict names underfitting as a reason.
+UNDERFIT_ACCURACY = 0.9
 
 
 def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
@@ -572,10 +574,18 @@ class FigureSession:
                 items.append(f"{dataset_label(ours)} stands in for {dataset_label(theirs)}")
             path = self.workspace.layout.study_dir(ours)
             full = PAPER_TRAIN_IMAGES.get(theirs.dataset)
-            if is_complete(path) and full:
-                count = RecordStore.open(path).num_examples("train")
-                if count < full:
+            if is_complete(path):
+                store = RecordStore.open(path)
+                count = store.num_examples("train")
+                if full and count < full:
                     items.append(f"{count:,} training images (the paper: {full:,})")
+                # Networks that fit little of their training set agree on few examples, which
+                # weakens every correlation with the agreed-from epoch.
+                correct = store.correct("train", store.available_epochs("train"))
+                if correct.mean() < UNDERFIT_ACCURACY:
+                    items.append(f"mean train accuracy {correct.mean():.1%} at the last epoch, "
+                                 f"all networks right on {int(correct.all(axis=0).sum()):,} of "
+                                 f"{count:,} train images")
             for field_name, what in (("arch", "network"), ("epochs", "epochs"),
                                      ("num_networks", "networks"), ("crop", "input crop")):
                 mine, paper_value = getattr(ours, field_name), getattr(theirs, field_name)
