@@ -461,6 +461,13 @@ def statistic_panels(store, split: str, statistics: pd.DataFrame, columns, *, nc
             plot_statistic(curves, column, ax)
             overlay = True
     _legend_below(fig, *_agreement_handles(overlay))
+    if not overlay:
+        # Say why the paper's orange curve is absent rather than leave the reader guessing.
+        accuracy = curve_kwargs.get("min_accuracy", 0.2)
+        start = curve_kwargs.get("min_epoch", 5)
+        suptitle = ((f"{suptitle}\n" if suptitle else "")
+                    + f"no statistic curve: no epoch from {start} on reaches a mean accuracy "
+                    f"of {accuracy:.0%}")
     _suptitle(fig, suptitle)
     return fig
 

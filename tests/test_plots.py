@@ -74,6 +74,10 @@ def test_shared_figure_functions_draw_one_panel_per_item(store):
     fig = plots.statistic_panels(s, "train", stats, ["clutter", "other", "missing"], min_epoch=1)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["train set: clutter", "train set: other"]
+    assert fig._suptitle is None  # the curves are drawn: nothing to explain
+    fig = plots.statistic_panels(s, "train", stats, ["clutter"], min_epoch=1, min_accuracy=1.0)
+    assert "no statistic curve: no epoch from 1 on reaches a mean accuracy of 100%" \
+        in fig._suptitle.get_text()
     shares = {"kind": categorical_agreement_shares(s, "train", stats, "kind", min_epoch=1)}
     fig = plots.categorical_panels(shares)
     assert len(fig.axes[0].get_lines()) == 2  # one line per value
