@@ -315,7 +315,7 @@ PRUNING_SCORE_NAMES = {"agreed_from_epoch": "agreed-from epoch", "aum": "AUM", "
                        "forgetting_events": "forgetting events"}
 
 
-def pruning_headline(results: pd.DataFrame) -> str:
+def pruning_headline(results: pd.DataFrame, full_data=None) -> str:
     """One paragraph on the pruning experiment at its smallest kept fraction: per score, the
     mean test accuracy of keeping the easiest and the hardest examples minus that of the
     random subset, and which rule wins for most scores (a rule "wins" for a score when it
@@ -325,6 +325,9 @@ def pruning_headline(results: pd.DataFrame) -> str:
     ----------
     results : pandas.DataFrame
         ``score``, ``rule``, ``fraction``, ``kept``, ``network``, ``test_accuracy``.
+    full_data : array-like of float, optional
+        Test accuracy of each network trained on the whole training set; when given, the
+        paragraph ends with their mean.
     """
     summary = pruning_summary(results)
     fraction = summary["fraction"].min()
@@ -355,7 +358,9 @@ def pruning_headline(results: pd.DataFrame) -> str:
             f"the easiest examples by each score reach: {listing('easiest')}; the hardest: "
             f"{listing('hardest')}. For {wins['easiest']} of {len(scores)} scores the easiest "
             f"beat random and the hardest do not ({wins['hardest']} the other way round): "
-            f"{verdict}.")
+            f"{verdict}." + ("" if full_data is None else
+                             f" Trained on every training image, the networks reach "
+                             f"{np.mean(full_data):.3f}."))
 
 def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMMARY_COLUMNS
                      ) -> pd.DataFrame:

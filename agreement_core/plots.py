@@ -370,7 +370,7 @@ PRUNING_COLOURS = {"easiest": "#1f77b4", "hardest": "#d62728", "random": "#7f7f7
 
 
 @styled
-def pruning_figure(results: pd.DataFrame, *, title: str | None = None):
+def pruning_figure(results: pd.DataFrame, *, full_data=None, title: str | None = None):
     """Test accuracy against the kept fraction of the training set, one panel per score:
     keeping the easiest (blue) or the hardest (red) examples by that score, and a random
     subset of the same size (grey, the same in every panel). Points: the mean over the
@@ -381,6 +381,10 @@ def pruning_figure(results: pd.DataFrame, *, title: str | None = None):
     results : pandas.DataFrame
         ``score``, ``rule``, ``fraction``, ``network``, ``test_accuracy``
         (:func:`agreement_core.study.pruning.run_pruning`).
+    full_data : array-like of float, optional
+        Test accuracy of each network trained on the whole training set with the same
+        settings (the run the scores come from): drawn at fraction 1 (black), where every
+        rule keeps everything.
     """
     summary = (results.groupby(["score", "rule", "fraction"])["test_accuracy"]
                .agg(["mean", "min", "max"]).reset_index())
@@ -397,13 +401,21 @@ def pruning_figure(results: pd.DataFrame, *, title: str | None = None):
                         yerr=[rows["mean"] - rows["min"], rows["max"] - rows["mean"]],
                         color=PRUNING_COLOURS[rule], marker="o", capsize=3,
                         linestyle="--" if rule == "random" else "-", label=rule)
+        if full_data is not None:
+            full = np.asarray(full_data, dtype=float)
+            ax.errorbar([1.0], [full.mean()], yerr=[[full.mean() - full.min()],
+                                                    [full.max() - full.mean()]],
+                        color="black", marker="s", capsize=3)
         ax.set_title(score.replace("_", " "))
         ax.set_xlabel("kept fraction of the training set")
         ax.set_ylabel("test accuracy")
     handles = [plt.Line2D([], [], color=PRUNING_COLOURS[r], marker="o",
                           linestyle="--" if r == "random" else "-") for r in PRUNING_COLOURS]
-    _legend_below(fig, handles, ["keep the easiest", "keep the hardest", "keep a random subset"],
-                  ncols=3)
+    labels = ["keep the easiest", "keep the hardest", "keep a random subset"]
+    if full_data is not None:
+        handles.append(plt.Line2D([], [], color="black", marker="s", linestyle=""))
+        labels.append("all training images")
+    _legend_below(fig, handles, labels, ncols=len(labels))
     _suptitle(fig, title)
     return fig
 

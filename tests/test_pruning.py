@@ -85,3 +85,17 @@ def test_pruning_headline_names_the_rule_that_beats_random(easiest, hardest, say
     assert says in text
     assert "Keeping 50% (500 images)" in text and "0.510" in text  # the random mean
     assert f"AUM {easiest - 0.5:+.3f}" in text
+    assert "every training image" not in text
+    assert findings.pruning_headline(_results(easiest, hardest), full_data=[0.7, 0.8]).endswith(
+        "Trained on every training image, the networks reach 0.750.")
+
+
+def test_pruning_figure_draws_the_whole_training_set_at_fraction_one():
+    results = _results(0.6, 0.4)
+    fig = plots.pruning_figure(results, full_data=[0.7, 0.72, 0.74])
+    panel = fig.axes[0]
+    points = [line.get_xydata() for line in panel.get_lines() if line.get_marker() == "s"]
+    assert len(points) == 1 and points[0].tolist() == [[1.0, pytest.approx(0.72)]]
+    assert "all training images" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert not [line for line in plots.pruning_figure(results).axes[0].get_lines()
+                if line.get_marker() == "s"]

@@ -533,12 +533,19 @@ class FigureSession:
                                f"{self.profile.name}' (about 15 minutes on a 2-core CPU)")
         return pd.read_csv(path)
 
+    def pruning_full_data(self) -> np.ndarray:
+        """Test accuracy at the last epoch of each network of the own-loop run, the whole
+        training set the pruning experiment keeps fractions of (same training settings)."""
+        store = self.own_loop()
+        return store.correct("test", store.available_epochs("test")).mean(axis=1)
+
     def pruning_caption(self) -> str:
         """What the pruning experiment was computed from."""
         settings = self.profile.pruning
         return (f"Scores from the own-loop run ({self.own_loop_caption()}) Each kept subset: "
                 f"{settings.get('num_networks', 3)} fresh networks with the same training "
-                "settings; test accuracy at the last epoch on the same test images.")
+                "settings; test accuracy at the last epoch on the same test images. Black "
+                "square: the scoring run's own networks, trained on every training image.")
 
     def own_loop_caption(self) -> str:
         """What the own-loop run was computed from (its store's configuration)."""
