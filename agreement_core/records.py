@@ -836,6 +836,21 @@ class RecordStore:
         return min(self._prefix(self._present_epochs(k, split), self.num_epochs)
                    for k in range(self.num_networks))
 
+    def last_correct(self, split: str) -> np.ndarray:
+        """Correctness (K, N) at the last epoch of ``split`` recorded for all networks:
+        what a trained network's accuracy (``.mean(axis=1)``) is read from.
+
+        Raises
+        ------
+        RecordStoreError
+            When no epoch of ``split`` is recorded for all networks yet.
+        """
+        epoch = self.available_epochs(split)
+        if epoch == 0:
+            raise RecordStoreError(f"record store {self.path}: no epoch of {split!r} is "
+                                   "recorded for all networks")
+        return self.correct(split, epoch)
+
     @staticmethod
     def _epoch_identity(network: int, split: str, epoch: int) -> dict[str, Any]:
         return {"kind": "epoch", "network": int(network), "split": split, "epoch": int(epoch)}

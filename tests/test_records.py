@@ -135,6 +135,20 @@ def test_completed_and_available_epochs_with_gaps(tmp_path):
     assert store.completed_epochs(1) == 0 and store.available_epochs("train") == 3
 
 
+def test_last_correct_reads_the_last_epoch_of_all_networks(tmp_path):
+    store = make_store(tmp_path / "l")
+    with pytest.raises(RecordStoreError, match="no epoch of 'train'"):
+        store.last_correct("train")
+    wrong = (TARGETS + 1) % C
+    for k in range(K):
+        store.write_epoch(k, "train", 1, TARGETS)
+        store.write_epoch(k, "train", 2, wrong if k == 0 else TARGETS)
+    store.write_epoch(1, "train", 3, wrong)  # epoch 3 not yet recorded for all networks
+    correct = store.last_correct("train")
+    assert correct.shape == (K, len(IDS))
+    assert correct.mean(axis=1).tolist() == [0.0, 1.0, 1.0]  # epoch 2, not 1 or 3
+
+
 def test_exist_ok_resume_and_mismatch(tmp_path):
     store = make_store(tmp_path / "r")
     store.write_epoch(0, "train", 1, TARGETS)

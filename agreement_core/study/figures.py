@@ -537,7 +537,7 @@ class FigureSession:
         """Test accuracy at the last epoch of each network of the own-loop run, the whole
         training set the pruning experiment keeps fractions of (same training settings)."""
         store = self.own_loop()
-        return store.correct("test", store.available_epochs("test")).mean(axis=1)
+        return store.last_correct("test").mean(axis=1)
 
     def pruning_caption(self) -> str:
         """What the pruning experiment was computed from."""
@@ -588,7 +588,7 @@ class FigureSession:
                     items.append(f"{count:,} training images (the paper: {full:,})")
                 # Networks that fit little of their training set agree on few examples, which
                 # weakens every correlation with the agreed-from epoch.
-                correct = store.correct("train", store.available_epochs("train"))
+                correct = store.last_correct("train")
                 if correct.mean() < UNDERFIT_ACCURACY:
                     items.append(f"mean train accuracy {correct.mean():.1%} at the last epoch, "
                                  f"all networks right on {int(correct.all(axis=0).sum()):,} of "

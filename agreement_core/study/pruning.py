@@ -135,8 +135,7 @@ def run_pruning(out: str | os.PathLike, scores: pd.DataFrame, train: ImageDatase
 
 def _accuracies(store: RecordStore, score: str, rule: str, fraction: float,
                 kept: int) -> list[dict]:
-    last = store.available_epochs("test")
-    accuracy = store.correct("test", last).mean(axis=1)
+    accuracy = store.last_correct("test").mean(axis=1)
     return [{"score": score, "rule": rule, "fraction": fraction, "kept": kept, "network": k,
              "test_accuracy": float(accuracy[k])} for k in range(store.num_networks)]
 
