@@ -276,3 +276,12 @@ def test_setup_differences_name_underfitting_from_the_committed_voc_study(data_r
     assert f"mean train accuracy {correct.mean():.1%} at the last epoch" in reasons
     assert f"all networks right on {int(correct.all(axis=0).sum()):,} of 1,697" in reasons
     assert "1,697 training images (the paper: 16,551)" in reasons
+    # A papermill override of the architecture is what the page's "voc" study becomes, so
+    # its reasons describe that network, not the profile's default one.
+    overridden = notebook_session({"profile": "default", "results_dir": str(REPO / "results"),
+                                   "data_root": str(data_root), "mirror": str(mirror),
+                                   "arch": "resnet50"})
+    voc_reasons = overridden.setup_differences("voc")[0]
+    assert voc_reasons.startswith("voc: ") and "network resnet50 (the paper: densenet121)" \
+        in voc_reasons
+    assert f"mean train accuracy {correct.mean():.1%}" in voc_reasons

@@ -574,7 +574,9 @@ class FigureSession:
         out = []
         for role in roles:
             name, _, arch = role.partition(":")
-            ours = self.profile.config(name, arch=arch or None)
+            fields = {**self.overrides, **({"arch": arch} if arch else {})}
+            subset = fields.pop("subset", None)
+            ours = self.profile.config(name, train_subset=subset, **fields)  # as study() does
             theirs = paper.config(PAPER_ROLES.get(name, name), arch=arch or None)
             items = []
             if ours.dataset != theirs.dataset:
