@@ -99,6 +99,34 @@ def test_only_missing_statistics_are_computed(cifar_train, tmp_path, monkeypatch
     assert read_statistics(out)[1]["spec"]["entropy"]["parameters"]["window"] == 5
 
 
+def test_values_of_another_profiles_table_are_reused(cifar_train, cifar_test, data_root,
+                                                     mirror, tmp_path, monkeypatch):
+    """A statistic computed once (e.g. by the full profile) serves a table of a subset of
+    the same images with the same definition; other definitions and splits are computed."""
+    elsewhere = tmp_path / "full" / "t.parquet"
+    computed = compute_statistics(cifar_train, elsewhere, ["entropy"], workers=1,
+                                  progress=False)
+    other_split = compute_statistics(cifar_test, tmp_path / "full" / "test.parquet",
+                                     ["dct_share"], workers=1, progress=False)
+    smaller = CIFAR10("train", root=data_root, mirror=mirror, subset=2)
+    assert set(smaller.example_ids) < set(cifar_train.example_ids)
+    calls = spy_batches(monkeypatch)
+    table = compute_statistics(smaller, tmp_path / "default" / "t.parquet",
+                               ["entropy", "dct_share"], workers=1, progress=False,
+                               reuse=[elsewhere, tmp_path / "full" / "test.parquet",
+                                      tmp_path / "absent.parquet"])
+    assert calls == [["dct_share"]]  # entropy reused; the test split's dct_share is not
+    # The ids overlap (both splits count from 0): only the split check kept them apart.
+    assert set(smaller.example_ids) & set(other_split["example_id"])
+    expected = computed.set_index("example_id").loc[smaller.example_ids, "entropy"]
+    assert np.array_equal(table["entropy"].to_numpy(), expected.to_numpy())
+    calls.clear()
+    compute_statistics(smaller, tmp_path / "default" / "w5.parquet", ["entropy"],
+                       parameters={"entropy": {"window": 5}}, workers=1, progress=False,
+                       reuse=[elsewhere])
+    assert calls == [["entropy"]]  # another window is another definition
+
+
 def test_default_statistics_use_the_papers_definitions(cifar_train, tmp_path):
     """The book's tables: the paper's code's entropy and DCT, the 8-bit variants on request;
     a table computed under another definition (or before there was one) is recomputed."""

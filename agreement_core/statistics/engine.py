@@ -183,8 +183,8 @@ def compute_statistics(dataset, out: str | os.PathLike,
                        downsample: int | None = None, parameters: dict | None = None,
                        batch_size: int = 500, workers: int = 2,
                        device: str | None = None, mirror: str | os.PathLike | None = None,
-                       progress: bool = True, lock_timeout: float | None = None
-                       ) -> pd.DataFrame:
+                       progress: bool = True, lock_timeout: float | None = None,
+                       reuse: Sequence[str | os.PathLike] = ()) -> pd.DataFrame:
     """Compute ``statistics`` for every example of ``dataset`` and store them at ``out``.
 
     Parameters
@@ -218,6 +218,11 @@ def compute_statistics(dataset, out: str | os.PathLike,
         second caller waits for the first, with a message naming it, then computes what
         is still missing (usually nothing). ``None`` waits as long as it takes, ``0``
         does not wait.
+    reuse : sequence of path
+        Tables computed elsewhere (e.g. another profile's, with another subset): a
+        statistic's values are taken from them, matched by ``example_id``, where the table
+        describes the same dataset class, split and source and the statistic has the same
+        definition; only what none of them holds is computed.
 
     Returns
     -------
@@ -238,23 +243,32 @@ def compute_statistics(dataset, out: str | os.PathLike,
     say = functools.partial(tqdm.write, file=sys.stderr)  # stdout may be a table
     with FileLock(lock_path(out), f"statistics table {out}", timeout=lock_timeout, say=say):
         return _compute_locked(dataset, out, spec, batch_size, workers, device, mirror,
-                               progress)
+                               progress, [Path(p) for p in reuse])
 
 
 def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: int, device,
-                    mirror, progress: bool) -> pd.DataFrame:
+                    mirror, progress: bool, reuse: list[Path]) -> pd.DataFrame:
     """:func:`compute_statistics` once it holds the table's lock."""
     ids = dataset.example_ids
 
-    # What the existing table already holds with the same definition.
+    # What the existing table, then the reused ones, already hold with the same definition.
     existing = pd.DataFrame({"example_id": ids})
     previous = None
-    if out.is_file():
-        previous, meta = read_statistics(out)
-        old = previous.set_index("example_id")
+    same_images = (type(dataset).__name__, dataset.split, dataset.source)
+    for path in [out, *reuse]:
+        if not path.is_file():
+            continue
+        table, meta = read_statistics(path)
+        if path == out:
+            previous = table
+        elif (meta.get("dataset"), meta.get("split"), meta.get("source")) != same_images:
+            continue
+        old = table.set_index("example_id")
         for name, column_spec in spec.items():
             if meta["spec"].get(name) == column_spec and name in old.columns:
-                existing[name] = old[name].reindex(ids).to_numpy()
+                values = old[name].reindex(ids).to_numpy()
+                existing[name] = (values if name not in existing
+                                  else existing[name].where(existing[name].notna(), values))
     todo = {name: existing[name].isna().to_numpy() if name in existing
             else np.ones(len(ids), dtype=bool) for name in spec}
     todo_spec = {name: spec[name] for name, mask in todo.items() if mask.any()}

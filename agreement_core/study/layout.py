@@ -3,7 +3,7 @@
 Layout of ``<results root>/<profile>/``::
 
     studies/<dataset>-<arch>-<hash>/   record stores (meta.json + one npz per network/split/epoch)
-    statistics/<dataset>-<split>.parquet
+    statistics/<dataset>-<split>.parquet   (values another profile computed are reused)
     dynamics/<dataset>-<arch>-<hash>.parquet   learning-dynamics tables (one row per example)
     curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
     own_loop/                           a record store written by a plain PyTorch loop
@@ -59,6 +59,16 @@ class ResultsLayout:
 
     def statistics_path(self, dataset: str, split: str) -> Path:
         return statistics_table_path(self.statistics_dir, dataset, split)
+
+    def statistics_elsewhere(self, dataset: str, split: str) -> list[Path]:
+        """The same statistics table of the other profiles under the same results root: a
+        statistic computed once serves every profile with the same definition and images
+        (:func:`agreement_core.statistics.compute_statistics`, ``reuse``)."""
+        if not self.root.parent.is_dir():
+            return []
+        return [statistics_table_path(sibling / "statistics", dataset, split)
+                for sibling in sorted(self.root.parent.iterdir())
+                if sibling != self.root and sibling.is_dir()]
 
     def dynamics_path(self, config: TrainConfig) -> Path:
         """The learning-dynamics table of ``config``'s study."""

@@ -323,12 +323,14 @@ def train_profile(workspace: Workspace, present: dict, *, retrain: bool = False,
 
 def compute_profile_statistics(workspace: Workspace, dataset: str, *,
                                progress: bool = True) -> None:
-    """Compute (what is missing of) the profile's statistics tables of ``dataset``."""
+    """Compute (what is missing of) the profile's statistics tables of ``dataset``, reusing
+    the values other profiles computed with the same definitions."""
     options = workspace.profile.statistics[dataset]
     for split in ("train", "test"):
         data = workspace.dataset(dataset, split, subset=options.get("subset"))
         compute_statistics(data, workspace.layout.statistics_path(dataset, split),
                            options.get("statistics", DEFAULT_STATISTICS),
+                           reuse=workspace.layout.statistics_elsewhere(dataset, split),
                            downsample=options.get("downsample"),
                            batch_size=options.get("batch_size", 500),
                            mirror=workspace.locations.mirror, progress=progress)
