@@ -14,7 +14,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export AGREEMENT_MIRROR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: study book test lint install browser clean
+.PHONY: study book test lint install browser clean doc-images
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ lint: install
 
 test: lint browser
 	$(BIN)/python -m pytest
+
+# Refresh the README's screenshots of the built book (docs/images/book_*.png).
+doc-images: install browser
+	AGREEMENT_UPDATE_DOC_IMAGES=1 $(BIN)/python -m pytest tests/test_book.py -k documentation_screenshots
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/notebooks

@@ -14,7 +14,9 @@ way. The epoch scrubber: slider, arrow keys, stacked panels on the phone, thumbn
 class names, the dataset in the title.
 
 Full-page screenshots go to ``book/_build/screenshots/``, the page weights to
-``book/_build/page_weights.json``, and three pages at both widths to ``docs/images/``.
+``book/_build/page_weights.json``, and three pages at both widths to
+``book/_build/screenshots/docs/`` (to the tracked ``docs/images/`` with
+``AGREEMENT_UPDATE_DOC_IMAGES=1``: ``make doc-images``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "book" / "_build" / "html"
 SHOTS = REPO / "book" / "_build" / "screenshots"
-DOC_IMAGES = REPO / "docs" / "images"
+# The README's screenshots are tracked files: a test run refreshes them only when asked
+# (AGREEMENT_UPDATE_DOC_IMAGES=1, as `make doc-images` does), else writes beside the others.
+DOC_IMAGES = (REPO / "docs" / "images" if os.environ.get("AGREEMENT_UPDATE_DOC_IMAGES") == "1"
+              else SHOTS / "docs")
 WEIGHTS = REPO / "book" / "_build" / "page_weights.json"
 #: What the book is built from: a newer file means a rebuild (the default profile's results
 #: only: a long run of another profile writing its results needs none).
