@@ -496,6 +496,38 @@ def run_claims(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ budget
+def add_budget(commands) -> None:
+    budget = commands.add_parser(
+        "budget", help="a profile's training time: measured so far, estimated to go",
+        description="Per study of a profile, in training order: network-epochs recorded, the "
+                    "wall time measured for them (timings/net<k>.json in each store), the "
+                    "median seconds per network-epoch, and an estimate of the time left from "
+                    "that median (this study's, else the profile's other studies of the same "
+                    "network). Reads the results only; trains nothing.")
+    budget.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                        help="(default: %(default)s)")
+    add_data_options(budget)
+
+
+def run_budget(args) -> int:
+    from .study.runs import training_budget
+
+    table = training_budget(Workspace.open(args.profile, locations_of(args)))
+    shown = table.assign(measured_h=table["measured_s"] / 3600, left_h=table["left_s"] / 3600)
+    print(shown.drop(columns=["measured_s", "left_s"]).round(2).to_string(index=False))
+    unknown = table.loc[table["left_s"].isna() & table["status"].isin(["queued", "in progress"]),
+                        "role"]
+    measured, left = table["measured_s"].sum() / 3600, table["left_s"].sum() / 3600
+    print(f"measured {measured:.2f} h; left {left:.2f} h"
+          + (f" plus {', '.join(unknown)} (no epoch of that network measured here yet)"
+             if len(unknown) else ""))
+    untimed = table.loc[table["measured_s"].isna(), "role"]
+    if len(untimed):
+        print(f"not timed (trained before timings were kept): {', '.join(untimed)}")
+    return 0
+
+
 # ------------------------------------------------------------------ prune
 def add_prune(commands) -> None:
     prune = commands.add_parser(
@@ -572,7 +604,7 @@ COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "stats": (add_stats, run_stats), "report": (add_report, run_report),
             "prune": (add_prune, run_prune),
             "upgrade": (add_upgrade, run_upgrade), "compact": (add_compact, run_compact),
-            "claims": (add_claims, run_claims),
+            "claims": (add_claims, run_claims), "budget": (add_budget, run_budget),
             "build": (add_build, run_build)}
 
 

@@ -49,8 +49,25 @@ def test_agree_errors_are_one_clear_line(small_store, tmp_path, capsys):
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "agreement_core", "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("train", "agree", "stats", "report"):
+    for command in ("train", "agree", "stats", "report", "claims", "budget", "build"):
         assert command in result.stdout
+
+
+def test_budget_prints_the_committed_profiles_time(data_root, mirror, monkeypatch, capsys):
+    """The default profile's committed studies are all done; VOC's wall time is recorded."""
+    from agreement_core.study.runs import training_seconds
+    from agreement_core.study.workspace import Workspace
+
+    monkeypatch.delenv("AGREEMENT_RESULTS", raising=False)
+    assert main(["budget", "--profile", "default", "--data-root", str(data_root),
+                 "--mirror", str(mirror)]) == 0
+    out = capsys.readouterr().out
+    layout = Workspace.open("default").layout
+    voc = training_seconds(layout.study_dir(Workspace.open("default").profile.config("voc")))
+    assert voc > 0
+    line = next(row for row in out.splitlines() if row.split()[0] == "voc")
+    assert "done" in line and f"{voc / 3600:.2f}" in line
+    assert "left 0.00 h" in out and "not timed" in out
 
 
 def test_unknown_architecture_from_the_command_line(tmp_path, capsys):

@@ -225,3 +225,38 @@ def test_epoch_times_are_kept_per_network_and_summed(tmp_path):
     record_epoch_time(tmp_path, 0, 2, 11.0)  # a resumed epoch replaces its time
     assert training_seconds(tmp_path) == pytest.approx(12.5 + 11.0 + 7.25)
     assert timings_path(tmp_path, 3).name == "net003.json"
+
+
+def test_training_budget_counts_measures_and_estimates(tmp_path, data_root, mirror):
+    """The budget of a half-trained profile: recorded network-epochs, their measured time,
+    and what is left estimated from the median epoch of the same network."""
+    from agreement_core.study.runs import record_epoch_time, training_budget
+
+    workspace = Workspace.open("default", Locations(data_root, mirror, results=tmp_path))
+    config = workspace.profile.config("cifar10")
+    path = workspace.layout.study_dir(config)
+    ids, targets = np.arange(4), np.array([0, 1, 2, 3])
+    store = RecordStore.create(path, num_networks=config.num_networks,
+                               num_epochs=config.epochs, num_classes=10,
+                               splits={"train": (ids, targets), "test": (ids, targets)},
+                               config=config.to_dict(), seeds=list(range(config.num_networks)))
+    for k, epochs in ((0, 3), (1, 1)):  # network 1's second epoch has train but no test
+        for epoch in range(1, epochs + 1):
+            for split in ("train", "test"):
+                store.write_epoch(k, split, epoch, targets)
+            record_epoch_time(path, k, epoch, 10.0 * epoch)
+    store.write_epoch(1, "train", 2, targets)
+    table = training_budget(workspace).set_index("role")
+    main = table.loc["cifar10"]
+    assert (main["done"], main["network_epochs"]) == (4, config.num_networks * config.epochs)
+    assert main["measured_s"] == pytest.approx(10 + 20 + 30 + 10)
+    assert main["epoch_s"] == pytest.approx(15.0)  # median of 10, 10, 20, 30
+    assert main["left_s"] == pytest.approx((main["network_epochs"] - 4) * 15.0)
+    assert main["status"] == "in progress"
+    # A queued study of the same network and dataset is estimated from those epochs ...
+    random = table.loc["cifar10-random-labels"]
+    assert (random["status"], random["done"], random["measured_s"]) == ("queued", 0, 0.0)
+    assert random["left_s"] == pytest.approx(random["network_epochs"] * 15.0)
+    # ... one of another network has no estimate, and an absent dataset is said as such.
+    assert np.isnan(table.loc["cifar10-lenet5_bn", "left_s"])
+    assert table.loc["kth", "status"] == "kth absent"

@@ -132,8 +132,60 @@ def record_epoch_time(store_path: str | Path, k: int, epoch: int, seconds: float
 
 def training_seconds(store_path: str | Path) -> float:
     """The wall time recorded for a study's epochs (all networks), in seconds."""
-    return float(sum(sum(json.loads(p.read_text())["epoch_seconds"].values())
-                     for p in (Path(store_path) / "timings").glob("net*.json")))
+    return float(sum(_epoch_seconds(Path(store_path))))
+
+
+def _epoch_seconds(store_path: Path) -> list[float]:
+    return [seconds for p in sorted((store_path / "timings").glob("net*.json"))
+            for seconds in json.loads(p.read_text())["epoch_seconds"].values()]
+
+
+def training_budget(workspace: Workspace) -> pd.DataFrame:
+    """What the profile's training has cost on this machine, and what is left, per study.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per study of the profile, in training order: ``role``, ``arch``,
+        ``network_epochs`` (networks x epochs), ``done`` (network-epochs recorded),
+        ``measured_s`` (the wall time recorded for them, :func:`training_seconds`; NaN
+        for a study trained before timings were kept),
+        ``epoch_s`` (median seconds per network-epoch: this study's, else those of the
+        profile's other studies of the same network and dataset), ``left_s`` (the
+        network-epochs left times ``epoch_s``; NaN when no such epoch was measured) and
+        ``status`` (``done``, ``in progress``, ``queued``, or ``<dataset> absent``: the
+        build skips it on this machine).
+    """
+    columns = ["role", "arch", "network_epochs", "done", "measured_s", "epoch_s", "left_s",
+               "status"]
+    rows, measured = [], {}
+    for role, config in workspace.profile.configs().items():
+        path = workspace.layout.study_dir(config)
+        seconds = _epoch_seconds(path) if path.is_dir() else []
+        measured.setdefault((config.dataset, config.arch), []).extend(seconds)
+        done = 0
+        if (path / "meta.json").is_file():
+            store = RecordStore.open(path, verify=False)
+            done = sum(store.completed_epochs(k) for k in range(store.num_networks))
+        total = config.num_networks * config.epochs
+        status = "done" if done >= total else "in progress" if done else "queued"
+        if status == "queued":
+            try:
+                require_dataset(config.dataset, workspace.locations)
+            except DatasetUnavailable:
+                status = f"{config.dataset} absent"
+        rows.append([role, config.arch, total, done,
+                     sum(seconds) if seconds or not done else np.nan,
+                     float(np.median(seconds)) if seconds else np.nan, status, config.dataset])
+    table = pd.DataFrame(rows, columns=["role", "arch", "network_epochs", "done", "measured_s",
+                                        "epoch_s", "status", "dataset"])
+    for i, row in table.iterrows():
+        if np.isnan(row["epoch_s"]) and measured[row["dataset"], row["arch"]]:
+            table.loc[i, "epoch_s"] = float(np.median(measured[row["dataset"], row["arch"]]))
+    table["left_s"] = (table["network_epochs"] - table["done"]) * table["epoch_s"]
+    table.loc[table["status"] == "done", "left_s"] = 0.0
+    table.loc[table["status"].str.endswith(" absent"), "left_s"] = np.nan
+    return table[columns]
 
 
 def store_recorder(store: RecordStore):
