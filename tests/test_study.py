@@ -131,6 +131,29 @@ def test_profiles_share_a_study_of_the_same_configuration(tmp_path):
     assert full.study_dir(other).parent == tmp_path / "full" / "studies"
 
 
+def test_profiles_share_the_own_loop_run_and_pruning_of_the_same_settings(tmp_path):
+    import dataclasses
+
+    full = Workspace.open("full", Locations(results=tmp_path))
+    assert (full.own_loop_dir, full.pruning_dir) == (tmp_path / "full" / "own_loop",
+                                                     tmp_path / "full" / "pruning")
+    default = Workspace.open("default", Locations(results=tmp_path))
+    default.own_loop_dir.mkdir(parents=True)
+    assert full.own_loop_dir == tmp_path / "full" / "own_loop"  # not run there yet
+    (default.own_loop_dir / "meta.json").write_text("{}")
+    default.pruning_dir.mkdir(parents=True)
+    (default.pruning_dir / "results.csv").write_text("score\n")
+    assert full.own_loop_dir == default.own_loop_dir and full.pruning_dir == default.pruning_dir
+    # Other settings are another experiment; a profile's own results come first.
+    changed = Workspace(dataclasses.replace(full.profile,
+                                            own_loop={**full.profile.own_loop, "lr": 0.1}),
+                        full.locations)
+    assert changed.own_loop_dir == tmp_path / "full" / "own_loop"
+    assert changed.pruning_dir == tmp_path / "full" / "pruning"
+    (tmp_path / "full" / "pruning").mkdir(parents=True)
+    assert full.pruning_dir == tmp_path / "full" / "pruning"
+
+
 def _store(path, correct, targets, predictions=None):
     epochs, k_nets, n = correct.shape
     store = RecordStore.create(path, num_networks=k_nets, num_epochs=epochs, num_classes=3,

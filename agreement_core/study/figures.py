@@ -510,7 +510,7 @@ class FigureSession:
         StudyMissing
             When the run has not been made for this profile.
         """
-        path = self.workspace.layout.own_loop_dir
+        path = self.workspace.own_loop_dir
         if not is_complete(path):
             raise StudyMissing(f"no finished own-loop run in <results>/{self.profile.name}/"
                                f"own_loop; run 'python -m agreement_core build --profile "
@@ -526,7 +526,7 @@ class FigureSession:
         StudyMissing
             When the experiment has not been run for this profile.
         """
-        path = self.workspace.layout.pruning_dir / "results.csv"
+        path = self.workspace.pruning_dir / "results.csv"
         if not path.is_file():
             raise StudyMissing(f"no pruning results in <results>/{self.profile.name}/pruning "
                                f"yet; run 'python -m agreement_core prune --profile "

@@ -187,7 +187,7 @@ def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
     profile's ``own_loop`` settings, into the workspace's ``own_loop`` store (resumable)."""
     settings = {k: v for k, v in workspace.profile.own_loop.items() if k != "every"}
     data = own_loop_datasets(workspace)
-    return train_with_recorder(workspace.layout.own_loop_dir, data["train"], data["test"],
+    return train_with_recorder(workspace.own_loop_dir, data["train"], data["test"],
                                progress=progress_printer(progress, "own loop"), **settings)
 
 

@@ -262,9 +262,9 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
             if present.get("cifar10"):
                 run_curriculum(workspace, progress=progress)
             if present.get("cifar10") and workspace.profile.own_loop \
-                    and not is_complete(workspace.layout.own_loop_dir):
+                    and not is_complete(workspace.own_loop_dir):
                 run_own_loop(workspace, progress=progress)
-            if workspace.profile.pruning and is_complete(workspace.layout.own_loop_dir) \
+            if workspace.profile.pruning and is_complete(workspace.own_loop_dir) \
                     and not pruning_complete(workspace):
                 run_profile_pruning(workspace, progress=progress)
         with _timed("claims", timings):

@@ -211,6 +211,7 @@ PROFILES: dict[str, Profile] = {
         curriculum=dict(train_subset=100, test_subset=100, num_networks=3, epochs=12,
                         modes=("curriculum", "anti", "random", "standard")),
         own_loop=_OWN_LOOP,
+        pruning=_PRUNING,  # the same experiment as the default profile's: run once, shared
     ),
     "paper": Profile(
         name="paper",

@@ -143,7 +143,7 @@ def _accuracies(store: RecordStore, score: str, rule: str, fraction: float,
 def pruning_complete(workspace) -> bool:
     """Whether the profile's pruning experiment has every run's results."""
     settings = workspace.profile.pruning
-    path = workspace.layout.pruning_dir / "results.csv"
+    path = workspace.pruning_dir / "results.csv"
     if not settings or not path.is_file():
         return False
     runs = len(settings["fractions"]) * (2 * len(settings["score_names"]) + 1)
@@ -158,12 +158,12 @@ def run_profile_pruning(workspace, *, progress: bool = True) -> pd.DataFrame:
     from ..scores import example_scores
     from .own_loop import own_loop_datasets, progress_printer
 
-    store = RecordStore.open(workspace.layout.own_loop_dir)
+    store = RecordStore.open(workspace.own_loop_dir)
     scores = example_scores(store, "train")
     data = own_loop_datasets(workspace)
     training = {k: v for k, v in workspace.profile.own_loop.items()
                 if k in ("arch", "epochs", "batch_size", "lr", "image_size")}
-    return run_pruning(workspace.layout.pruning_dir, scores, data["train"], data["test"],
+    return run_pruning(workspace.pruning_dir, scores, data["train"], data["test"],
                        num_epochs_scored=store.num_epochs,
                        progress=progress_printer(progress, "pruning"),
                        **{**training, **workspace.profile.pruning})
