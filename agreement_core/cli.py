@@ -89,6 +89,11 @@ def parse_downsample(value: str, dataset: str) -> int | None:
             f"--downsample must be 'auto', 'none' or an integer, got {value!r}") from None
 
 
+def add_profile_option(parser: argparse.ArgumentParser,
+                       help: str = "(default: %(default)s)") -> None:
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default", help=help)
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path,
                         help="dataset root (default: $AGREEMENT_DATA_ROOT, "
@@ -481,8 +486,7 @@ def add_claims(commands) -> None:
                     "claim the paper makes about CIFAR-10, our number with a bootstrap interval "
                     "over examples and the range over seed groups, and a verdict), write it to "
                     "<results>/<profile>/claims.csv and print it.")
-    claims.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="(default: %(default)s)")
+    add_profile_option(claims)
     claims.add_argument("--n-boot", type=int, default=200,
                         help="bootstrap resamples over examples (default: %(default)s)")
     add_data_options(claims)
@@ -505,8 +509,7 @@ def add_budget(commands) -> None:
                     "median seconds per network-epoch, and an estimate of the time left from "
                     "that median (this study's, else the profile's other studies of the same "
                     "network). Reads the results only; trains nothing.")
-    budget.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="(default: %(default)s)")
+    add_profile_option(budget)
     add_data_options(budget)
 
 
@@ -537,8 +540,7 @@ def add_prune(commands) -> None:
                     "keep the easiest, the hardest or a random fraction, train fresh networks "
                     "on each and record their test accuracy in "
                     "<results>/<profile>/pruning/results.csv. Resumable.")
-    prune.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                       help="(default: %(default)s)")
+    add_profile_option(prune)
     prune.add_argument("--no-progress", action="store_true", help="no progress lines")
     add_data_options(prune)
 
@@ -563,9 +565,8 @@ def add_build(commands) -> None:
                     "studies without finished results, compute image statistics and "
                     "learning-dynamics tables, execute every notebook with papermill and build "
                     "the Jupyter Book (book/_build/html). Resumable; finished work is kept.")
-    build.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                       help="default: sized for a 2-core CPU; paper: the paper's protocols "
-                            "(default: %(default)s)")
+    add_profile_option(build, help="default: sized for a 2-core CPU; paper: the paper's "
+                                    "protocols (default: %(default)s)")
     build.add_argument("--results-dir", type=Path,
                        help="results root (default: $AGREEMENT_RESULTS, else results/ of the "
                             "study's checkout, else ./results)")
