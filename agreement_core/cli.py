@@ -565,8 +565,9 @@ def add_build(commands) -> None:
                     "studies without finished results, compute image statistics and "
                     "learning-dynamics tables, execute every notebook with papermill and build "
                     "the Jupyter Book (book/_build/html). Resumable; finished work is kept.")
-    add_profile_option(build, help="default: sized for a 2-core CPU; paper: the paper's "
-                                    "protocols (default: %(default)s)")
+    add_profile_option(build, help="default: sized for a 2-core CPU, retrains in minutes; "
+                                    "full: all of CIFAR-10, four architecture families, seed "
+                                    "groups; paper: the paper's protocols (default: %(default)s)")
     build.add_argument("--results-dir", type=Path,
                        help="results root (default: $AGREEMENT_RESULTS, else results/ of the "
                             "study's checkout, else ./results)")
