@@ -197,6 +197,20 @@ def test_variants_default_to_the_profile_ablation(session):
         session.variants("cifar10", "lr")
 
 
+def test_scaled_lr_variants_scale_the_learning_rate_with_the_batch_size(session):
+    main = session.profile.config("cifar10")
+    same = session.scaled_lr_variants("cifar10", [main.batch_size])
+    assert list(same) == [main.batch_size] and same.linked == ("lr",)
+    assert same[main.batch_size].config == main
+    assert f"batch {main.batch_size}, {main.optimizer} lr {main.lr}," in same.caption_varying()
+    # Half the batch asks for the study at half the learning rate (not trained by default).
+    half = session.profile.config("cifar10", batch_size=main.batch_size // 2, lr=main.lr / 2)
+    with pytest.raises(StudyMissing, match=session.workspace.layout.study_dir(half).name):
+        session.scaled_lr_variants("cifar10", [main.batch_size // 2])
+    with pytest.raises(StudyMissing, match="profile 'full' does"):
+        session.scaled_lr_variants()
+
+
 def test_curriculum_results_with_their_caption(session, tmp_path):
     results = session.curriculum()
     settings = session.profile.curriculum

@@ -201,9 +201,12 @@ class Variants(dict):
     the ablation figures need of all the studies together.
     """
 
-    def __init__(self, field: str, studies: Mapping):
+    def __init__(self, field: str, studies: Mapping, linked: Iterable[str] = ()):
         super().__init__(studies)
         self.field = field
+        #: Further TrainConfig fields that change with ``field`` (e.g. ``lr`` scaled with
+        #: the batch size), shown in the caption as their values too.
+        self.linked = tuple(linked)
 
     def stores(self, label: str = "{}") -> dict[str, RecordStore]:
         """The studies' record stores.
@@ -235,7 +238,9 @@ class Variants(dict):
         if not self:
             raise ConfigError(f"no values of {self.field} to caption")
         first = next(iter(self.values()))
-        return first.caption_varying(**{self.field: [*self, *also]})
+        linked = {name: [getattr(study.config, name) for study in self.values()]
+                  for name in self.linked}
+        return first.caption_varying(**{self.field: [*self, *also]}, **linked)
 
 
 @dataclass
@@ -459,6 +464,44 @@ class FigureSession:
                                   f"give the values")
             values = ablations[name]
         return Variants(name, {value: self.study(role, **{name: value}) for value in values})
+
+    def scaled_lr_variants(self, role: str = "cifar10",
+                           batch_sizes: Iterable[int] | None = None) -> Variants:
+        """The batch-size ablation with the learning rate scaled linearly with the batch size
+        (batch size -> study), the role's own batch size and learning rate among them.
+
+        Beside :meth:`variants` ``("batch_size")`` at a fixed learning rate, this separates the
+        batch size from the number of steps: a batch of ``b`` takes ``lr * b / batch`` (the
+        ``full`` profile: 0.05 at 64, 0.1 at 128, 0.4 at 512).
+
+        Parameters
+        ----------
+        role : str
+        batch_sizes : iterable of int, optional
+            None: the profile's ``scaled_lr_batch_sizes``.
+
+        Returns
+        -------
+        Variants
+            With ``lr`` linked to the batch size in the caption.
+
+        Raises
+        ------
+        StudyMissing
+            When the profile trains no batch size with a scaled learning rate and none is
+            given.
+        """
+        sizes = tuple(self.profile.scaled_lr_batch_sizes if batch_sizes is None
+                      else batch_sizes)
+        if not sizes:
+            raise StudyMissing(f"profile {self.profile.name!r} trains no batch sizes with a "
+                               f"scaled learning rate; profile 'full' does (-p profile full), "
+                               f"or pass the sizes with -p train_missing True")
+        main = self.profile.config(role)
+        values = sorted({*sizes, main.batch_size})
+        return Variants("batch_size", {
+            size: self.study(role, batch_size=size, lr=main.lr * size / main.batch_size)
+            for size in values}, linked=("lr",))
 
     def difficulty_images(self, dataset: str = "voc", split: str = "train",
                           columns=("entropy", "segments", "dct_share", "crisp_edges")
