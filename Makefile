@@ -45,8 +45,9 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
+# The browser test drives the book of the same profile as `make study`.
 test: lint browser
-	$(BIN)/python -m pytest
+	AGREEMENT_BOOK_PROFILE=$(PROFILE) $(BIN)/python -m pytest
 
 # Refresh the README's screenshots of the built book (docs/images/book_*.png).
 doc-images: install browser

@@ -1,6 +1,7 @@
 """The built book in a real browser: Debian's Chromium driven by Playwright.
 
-Builds the book from the committed results (``build --no-train``) unless an up-to-date build
+Builds the book from the committed results of ``$AGREEMENT_BOOK_PROFILE`` (``build --no-train
+--profile``; ``make test`` passes the Makefile's ``PROFILE``) unless an up-to-date build of it
 exists, serves it on localhost, and drives every page at 1280 px (desktop) and 400 px
 (phone). On every page and width: no console error, no request leaving localhost, no page
 without a Plotly figure over :data:`WEIGHT_LIMIT` bytes (plotly.js only where a figure needs
@@ -44,10 +45,12 @@ SHOTS = REPO / "book" / "_build" / "screenshots"
 DOC_IMAGES = (REPO / "docs" / "images" if os.environ.get("AGREEMENT_UPDATE_DOC_IMAGES") == "1"
               else SHOTS / "docs")
 WEIGHTS = REPO / "book" / "_build" / "page_weights.json"
-#: What the book is built from: a newer file means a rebuild (the default profile's results
-#: only: a long run of another profile writing its results needs none).
+#: The profile the book is built from: ``make test`` passes the Makefile's ``PROFILE``.
+PROFILE = os.environ.get("AGREEMENT_BOOK_PROFILE", "default")
+#: What the book is built from: a newer file means a rebuild (this profile's results only: a
+#: long run of another profile writing its results needs none).
 SOURCES = [REPO / "notebooks", REPO / "book", REPO / "agreement_core",
-           REPO / "results" / "default", REPO / "_config.yml"]
+           REPO / "results" / PROFILE, REPO / "_config.yml"]
 #: The two widths every page is driven at (CSS pixels).
 WIDTHS = {"desktop": 1280, "phone": 400}
 #: Most bytes a page without a Plotly figure may load (HTML, scripts, styles, fonts, images).
@@ -77,13 +80,23 @@ def _pages() -> list[str]:
     return [f"{f}.html" for f in files]
 
 
+def _built_profile() -> str | None:
+    """The profile the executed notebooks in book/notebooks were run with (papermill's record)."""
+    executed = REPO / "book" / "notebooks" / "claims.ipynb"
+    if not executed.is_file():
+        return None
+    metadata = json.loads(executed.read_text())["metadata"]
+    return metadata.get("papermill", {}).get("parameters", {}).get("profile")
+
+
 @pytest.fixture(scope="session")
 def book() -> Path:
     # index.html (a redirect) is written once; every other page at every build.
     pages = [p for p in HTML.glob("*.html") if p.name != "index.html"]
-    if not pages or min(p.stat().st_mtime for p in pages) < _newest(SOURCES):
-        subprocess.run([sys.executable, "-m", "agreement_core", "build", "--no-train"],
-                       cwd=REPO, check=True)
+    if not pages or min(p.stat().st_mtime for p in pages) < _newest(SOURCES) \
+            or _built_profile() != PROFILE:
+        subprocess.run([sys.executable, "-m", "agreement_core", "build", "--no-train",
+                        "--profile", PROFILE], cwd=REPO, check=True)
     return HTML
 
 
