@@ -495,12 +495,10 @@ class FigureSession:
                       else batch_sizes)
         if not sizes:
             raise StudyMissing(f"profile {self.profile.name!r} trains no batch sizes with a "
-                               f"scaled learning rate; profile 'full' does (-p profile full), "
-                               f"or pass the sizes with -p train_missing True")
-        main = self.profile.config(role)
-        values = sorted({*sizes, main.batch_size})
+                               f"scaled learning rate; profile 'full' does (-p profile full)")
+        values = sorted({*sizes, self.profile.config(role).batch_size})
         return Variants("batch_size", {
-            size: self.study(role, batch_size=size, lr=main.lr * size / main.batch_size)
+            size: self.study(role, batch_size=size, lr=self.profile.scaled_lr(size, role))
             for size in values}, linked=("lr",))
 
     def difficulty_images(self, dataset: str = "voc", split: str = "train",

@@ -84,11 +84,14 @@ class Profile:
         return {main.seed: main,
                 **{seed: self.config("cifar10", seed=seed) for seed in self.seed_groups}}
 
+    def scaled_lr(self, batch_size: int, role: str = "cifar10") -> float:
+        """The learning rate of ``role``'s study scaled linearly to ``batch_size``."""
+        main = self.config(role)
+        return main.lr * batch_size / main.batch_size
+
     def scaled_lr_config(self, batch_size: int) -> TrainConfig:
         """The ``cifar10`` study at ``batch_size`` with the learning rate scaled linearly."""
-        main = self.config("cifar10")
-        return self.config("cifar10", batch_size=batch_size,
-                           lr=main.lr * batch_size / main.batch_size)
+        return self.config("cifar10", batch_size=batch_size, lr=self.scaled_lr(batch_size))
 
     def configs(self) -> dict[str, TrainConfig]:
         """Every study the profile trains, in the order they are trained: the ``cifar10``
