@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PROFILE ?= default
+PROFILE ?= full
 
 # Datasets: extracted/downloaded under ./data; the offline mirror is used when
 # ../shared/datasets exists (override with AGREEMENT_MIRROR=/path).

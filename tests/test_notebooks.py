@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 #: The standard parameters' defaults: every notebook's parameters cell starts with these.
-STANDARD_DEFAULTS = {"profile": "default", "results_dir": None, "data_root": None,
+STANDARD_DEFAULTS = {"profile": "full", "results_dir": None, "data_root": None,
                      "mirror": None, "arch": None, "num_networks": None, "epochs": None,
                      "subset": None, "train_missing": False}
 
