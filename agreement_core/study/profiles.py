@@ -10,6 +10,7 @@ figure varies.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -40,7 +41,10 @@ class Profile:
     beside Fig. 4's DenseNet-121), trained as roles ``voc-<arch>``. ``own_loop`` holds the
     settings of the "Your own model and data" run (a plain PyTorch loop with the recorder;
     ``every``: every how many CIFAR-10 images it takes); ``pruning`` those of the pruning
-    experiment on the same data, ordered by that run's scores.
+    experiment on the same data, ordered by that run's scores. ``seeded_roles`` are roles
+    of :meth:`configs` (an ablation such as ``"cifar10-lenet5_bn"``) trained once more per
+    seed group (roles ``<role>-seed<s>``), so their claims get intervals over seed groups
+    too; a claim's verdict needs at least three.
     """
 
     name: str
@@ -57,6 +61,7 @@ class Profile:
     voc_architectures: tuple[str, ...] = ()
     own_loop: dict = field(default_factory=dict)
     pruning: dict = field(default_factory=dict)
+    seeded_roles: tuple[str, ...] = ()
 
     def __post_init__(self):
         main = self.studies.get("cifar10", {})
@@ -84,6 +89,13 @@ class Profile:
         return {main.seed: main,
                 **{seed: self.config("cifar10", seed=seed) for seed in self.seed_groups}}
 
+    def seed_variants(self, config: TrainConfig) -> dict[int, TrainConfig]:
+        """``config`` once per further seed group (seed -> config), its own seed left out:
+        the seed groups are offsets from the ``cifar10`` study's seed."""
+        base = self.config("cifar10").seed
+        return {config.seed + s - base: dataclasses.replace(config, seed=config.seed + s - base)
+                for s in self.seed_groups}
+
     def scaled_lr(self, batch_size: int, role: str = "cifar10") -> float:
         """The learning rate of ``role``'s study scaled linearly to ``batch_size``."""
         main = self.config(role)
@@ -108,6 +120,9 @@ class Profile:
             out.setdefault(f"cifar10-batch{batch}-scaled-lr", self.scaled_lr_config(batch))
         for arch in self.voc_architectures:
             out.setdefault(f"voc-{arch}", self.config("voc", arch=arch))
+        for role in self.seeded_roles:
+            for seed, config in self.seed_variants(out[role]).items():
+                out.setdefault(f"{role}-seed{seed}", config)
         # One directory per distinct configuration, whatever role asked for it.
         seen, unique = set(), {}
         for role, config in out.items():
@@ -215,6 +230,11 @@ PROFILES: dict[str, Profile] = {
                         modes=("curriculum", "anti", "random", "standard")),
         own_loop=_OWN_LOOP,
         pruning=_PRUNING,  # the same experiment as the default profile's: run once, shared
+        # The cheap ablations get the main study's seed groups (claims need >= 3 groups):
+        # cheapest first, so an interrupted run leaves the most verdicts decided.
+        seeded_roles=("cifar10-lenet5_bn", "cifar10-batch512", "cifar10-batch64",
+                      "cifar10-batch512-scaled-lr", "cifar10-batch64-scaled-lr",
+                      "cifar10-random-labels"),
     ),
     "paper": Profile(
         name="paper",
