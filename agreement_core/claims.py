@@ -1,121 +1,190 @@
-"""The claims table: every claim the paper makes about CIFAR-10, our number, its intervals,
-and a verdict, computed from the record stores (never typed into a notebook).
+"""The claims table: every entry of the claim specification tested on our studies.
 
-Every number comes with two intervals where they apply:
+:data:`agreement_core.specification.SPECIFICATION` says what the paper claims and how it is
+tested; this module measures it. Each row is one claim on one study (e.g. "images with fewer
+segments are learned first" on VOC DenseNet-121), with
 
-- **over examples**: a 95% percentile bootstrap over the examples of the split (the same
-  resamples for every study of the same examples, so differences between studies are paired);
-- **over network seeds**: the smallest and largest value over the independent seed groups of
-  the main study (K networks each, seeds at least K apart).
+- **the estimate over seed groups**: the mean of the per-group values (independent groups of
+  K networks, disjoint seeds), and its interval *including training variance*:
 
-A claim is *reproduced* when our number has the paper's sign with its example interval
-excluding zero and every seed group agrees in sign; it *differs* otherwise (the note says
-whether the interval holds zero or the sign is the opposite); *not testable here* when the
-data cannot test it (e.g. random labels never reach the accuracy at which the paper looks);
-*not run yet* when its study has no finished results.
+  .. math::
 
-The paper (Pliushch et al.) is quoted by section in the ``paper`` column. The areas are the
-mean over epochs of agreement (TPa, eq. 2) minus its lower bound (eq. 3, the paper's blue
-area), or minus the TPa that independent networks with the same accuracies would reach
-(:func:`~agreement_core.agreement.independent_agreement`): with K=5 the lower bound is 0
-until mean accuracy passes 0.8, so agreement above it is nearly automatic, while agreement
-above independence is not.
+      \\hat\\theta \\pm t_{0.975,\\,G-1}\\,\\sqrt{s^2_{\\text{seed}} / G + v_{\\text{ex}}},
+
+  :math:`s^2_{\\text{seed}}` the variance of the G per-group values (training randomness:
+  the groups share their examples) and :math:`v_{\\text{ex}}` the bootstrap variance over
+  examples of the group mean (the same resamples for every group and study of the same
+  examples, so it is paired). The two sources add as in a two-level random-effects model
+  (Bouthillier et al., "Accounting for Variance in Machine Learning Benchmarks", MLSys 2021).
+  With one group, G - 1 = 0 degrees of freedom leave the normal quantile and the example
+  variance only: such a row is never judged (a verdict needs 3 groups);
+- **a two-sided p-value** of the same t statistic, and the Holm-adjusted one over the
+  directional rows that are judged (enough seed groups, networks that fit: the rows whose
+  p-value decides a verdict; Holm, Scand. J. Statistics 6, 1979);
+- for claims on learning order, **both measures**: the rank correlation of the statistic with
+  the agreed-from epoch (pooled, and the mean within class) and the paper's own quantity, the
+  change of the agreed set's mean statistic over the plotted epochs (epoch >= 5, mean
+  accuracy >= 20%), in standard deviations of the statistic; and the share of examples never
+  agreed on (ranked last, tied, in the correlation);
+- the **final mean train accuracy** of the networks, and the verdict of :func:`judge`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
-from .correlation import correlation_table, spearman_test
-from .findings import StudyRecords
+from .agreement import example_dynamics
+from .correlation import rank_agreed_from, resample_spearman, spearman, tie_groups
 from .records import RecordStore
-from .report import learning_dynamics_table
-
-VERDICTS = ("reproduced", "differs", "not testable here", "not run yet")
+from .specification import (
+    ALPHA,
+    FIT_ACCURACY,
+    MIN_SEED_GROUPS,
+    SPECIFICATION,
+    VERDICTS,
+    ClaimSpec,
+    spec,
+)
 
 #: The columns of :func:`claims_table`.
-CLAIM_COLUMNS = ["claim_id", "claim", "paper", "quote", "measure", "study", "value", "ci_low",
-                 "ci_high", "seed_min", "seed_max", "n_seed_groups", "verdict", "note"]
+CLAIM_COLUMNS = ["spec_id", "claim_id", "claim", "paper", "quote", "measure", "study", "test",
+                 "direction", "value", "ci_low", "ci_high", "p_value", "p_holm",
+                 "n_seed_groups", "seed_min", "seed_max", "never_agreed", "final_train_acc",
+                 "curve_change", "curve_low", "curve_high", "within_class", "within_low",
+                 "within_high", "verdict", "note"]
 
-#: The paper's own words for each kind of claim (the start of a claim id -> one sentence,
-#: verbatim from the paper's text; ``[...]`` marks a cut). ``tests/test_claims.py`` checks
-#: every quote against ``../shared/reference/when-deep-classifiers-agree.txt``.
-QUOTES = {
-    "agreement-train": "As hypothesized, mirroring prior hypothesis of Hacoen et al. [2020], but "
-                       "using our strict agreement criterion, we found significant agreement "
-                       "during training of CIFAR10 [Krizhevsky, 2009] on DenseNet121 [Huang et "
-                       "al., 2017], visualized in figure 2a.",
-    "agreement-test": "We observe that for all three datasets (and also for ImageNet, see "
-                      "appendix) there is sufficiently high agreement on the test set too.",
-    "gap-early": "Particularly in the first epochs, as the accuracy grows, the area between "
-                 "agreement and the lower bound, shaded in blue, is the most prominent.",
-    "test-spread": "The standard deviation of the accuracy is higher than for all train sets.",
-    "arch": "Agreement persists also when training different architectures.",
-    "mixed-agreement": "To conclude, we have observed a clear gap between theoretical "
-                       "lower-bound and observed agreement, independence on semantic labels and "
-                       "architecture, even coherence in between them.",
-    "mixed-spread": "Note that accuracy deviation has been almost negligible when the same "
-                    "architectures have been trained.",
-    "random-labels": "Nonetheless, there is still sufficient agreement once accuracy starts to "
-                     "rise.",
-    "batch-speed": "[...] suggesting that the capacity of the model, as well as enhanced "
-                   "randomness when training with smaller batch sizes slow down the learning "
-                   "and, as an effect, agreement.",
-    "batch": "Comparison of both figures shows that agreement is present for different "
-             "batch-sizes and architectures, as well as that the agreement curve changes "
-             "similarly for growing batch-sizes and architecture complexity.",
-    "soft_label_entropy": "We see a slight downward tendency such that the entropy of soft "
-                          "labels decreases over the course of training.",
-    "entropy-level": "For completeness reasons, in figure 16 one can see that the entropy is "
-                     "almost the same around 6.5, while sum of edge strengths, segment count "
-                     "and percentage of DCT coefficients decrease slightly.",
-    "sobel_edges": "For completeness reasons, in figure 16 one can see that the entropy is "
-                   "almost the same around 6.5, while sum of edge strengths, segment count and "
-                   "percentage of DCT coefficients decrease slightly.",
-    "voc-bbox_area_share": "This result is further supported by the bounding box size, where we "
-                           "see an inverse correlation, such that large objects are learnt "
-                           "first, in agreement with insights presented in the related work "
-                           "section 4.",
-    "voc-vsd_score": "There is also a correlation between image difficulty (how much time "
-                     "humans need to find the objects in the image) and agreement, which is "
-                     "consistent with the other metrics, namely that easy examples are learnt "
-                     "first.",
-    "voc-entropy-test": "For Pascal, we see that [...] there is a correlation present for the "
-                        "test entropy.",
-    "voc": "The correlations suggest that as the models learn, they in progression first learn "
-           "dataset instances with lower entropy, segment count, number of significant DCT "
-           "coefficients and number of instances, meaning that less labels are present in the "
-           "same image.",
-    "texture": "The top row shows that for this texture dataset the tendency observed by Pascal "
-               "is reversed, such that summed edge strengths, segment count and frequency "
-               "percentage are inversely correlated with the dataset metric.",
-    "clutter": "What we see is that the more cluttered the image, the more irregular the "
-               "entropy and segment image becomes.",
-    "imagenet": "Namely, first objects with higher segment count, entropy and number of "
-                "relevant frequency coefficients are learned.",
-}
-for _column in ("crisp_edges", "segments", "dct_share"):
-    QUOTES[_column] = QUOTES["sobel_edges"]
-
-
-def quote(claim_id: str) -> str:
-    """The paper's sentence behind ``claim_id`` (the longest :data:`QUOTES` key it starts
-    with); empty when there is none."""
-    keys = [k for k in QUOTES if claim_id == k or claim_id.startswith(k + "-")]
-    return QUOTES[max(keys, key=len)] if keys else ""
-
-#: Epochs below this mean accuracy are left out of the random-label areas: the paper looks at
-#: agreement "once accuracy starts to rise" and plots no epoch below 20% (STUDY.md).
+#: The paper's rule for its curves: epochs before this are not plotted...
+MIN_EPOCH = 5
+#: ... nor epochs whose mean accuracy is below this ("to surpass random guessing").
 RISING_ACCURACY = 0.2
+#: Classes with fewer examples are left out of the within-class correlation.
+MIN_CLASS_SIZE = 10
 
-#: Tolerance of "the entropy is almost the same around 6.5" (appendix, Fig. 16), in bits.
-ENTROPY_TOLERANCE = 0.25
+
+# ------------------------------------------------------------------ estimates
+@dataclass(frozen=True)
+class Measure:
+    """One quantity on one seed group: its value and its values under the B example
+    resamples (``boot``, NaN where a resample leaves it undefined)."""
+
+    value: float
+    boot: np.ndarray
+
+    def __sub__(self, other: Measure) -> Measure:
+        return Measure(self.value - other.value, _paired(self.boot, other.boot, np.subtract))
+
+    def __truediv__(self, other: Measure) -> Measure:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return Measure(self.value / other.value if other.value else float("nan"),
+                           _paired(self.boot, other.boot, np.divide))
 
 
+def _nanmean_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean over ``rows`` per resample, ignoring NaN (a resample where a measure is
+    undefined); NaN where none is defined."""
+    stack = np.stack(rows)
+    count = np.isfinite(stack).sum(axis=0)
+    total = np.where(np.isfinite(stack), stack, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _paired(a: np.ndarray, b: np.ndarray, op) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return op(a, b)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A quantity over G seed groups: the mean, its interval and p-value including training
+    variance (module docstring), and the range of the per-group values."""
+
+    value: float
+    low: float
+    high: float
+    p: float
+    n_groups: int
+    seed_min: float
+    seed_max: float
+
+    @classmethod
+    def missing(cls) -> Estimate:
+        nan = float("nan")
+        return cls(nan, nan, nan, nan, 0, nan, nan)
+
+
+def combine(measures: Sequence[Measure], confidence: float = 0.95) -> Estimate:
+    """The estimate over seed groups of one quantity (module docstring).
+
+    Parameters
+    ----------
+    measures : sequence of Measure
+        One per seed group, with bootstrap values under the same example resamples.
+    confidence : float
+
+    Returns
+    -------
+    Estimate
+        NaN throughout when no group has a value.
+    """
+    measures = [m for m in measures if np.isfinite(m.value)]
+    if not measures:
+        return Estimate.missing()
+    values = np.array([m.value for m in measures])
+    g = len(values)
+    mean = float(values.mean())
+    boot = _nanmean_rows([m.boot for m in measures]) if g > 1 else measures[0].boot
+    boot = boot[np.isfinite(boot)]
+    v_examples = float(np.var(boot, ddof=1)) if boot.size > 1 else 0.0
+    v_seed = float(np.var(values, ddof=1)) / g if g > 1 else 0.0
+    se = math.sqrt(v_examples + v_seed)
+    df = g - 1 if g > 1 else np.inf
+    q = float(scipy_stats.t.ppf(0.5 + confidence / 2, df))
+    if se > 0:
+        p = float(2 * scipy_stats.t.sf(abs(mean) / se, df))
+    else:
+        p = 0.0 if mean != 0 else 1.0
+    return Estimate(mean, mean - q * se, mean + q * se, p, g, float(values.min()),
+                    float(values.max()))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (NaN stay NaN and are not counted).
+
+    References
+    ----------
+    Holm, "A simple sequentially rejective multiple test procedure", Scandinavian Journal of
+    Statistics 6 (1979).
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def resample_weights(n: int, n_boot: int, seed=0) -> np.ndarray:
+    """(B, N) float64: how often each of N examples is drawn in each bootstrap resample;
+    drawn from ``seed`` and N only, so studies of the same examples get the same resamples."""
+    rng = np.random.default_rng(seed)
+    weights = np.empty((n_boot, n), np.float64)
+    for b in range(n_boot):
+        weights[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+    return weights
+
+
+# ------------------------------------------------------------------ agreement curves
 @dataclass(frozen=True)
 class AgreementCurves:
     """Per-epoch agreement numbers of one split, with bootstrap resamples over examples.
@@ -131,25 +200,14 @@ class AgreementCurves:
     point: dict[str, np.ndarray]
     boot: dict[str, np.ndarray]
 
-    def measure(self, fn, mask: np.ndarray | None = None) -> tuple[float, float, float]:
-        """``fn(curves)`` -> (E,) per-epoch values, averaged over the epochs in ``mask``:
-        (value, 2.5th and 97.5th percentile over the resamples); NaN without epochs."""
-        epochs = np.ones(len(self.point["tpa"]), bool) if mask is None else np.asarray(mask)
-        if not epochs.any():
-            return (float("nan"),) * 3
-        value = float(np.mean(fn(self.point)[epochs]))
-        boot = np.mean(fn(self.boot)[:, epochs], axis=1)
-        low, high = np.percentile(boot, [2.5, 97.5])
-        return value, float(low), float(high)
-
-
-def _resample_weights(n: int, n_boot: int, seed) -> np.ndarray:
-    """(B, N) float32: how often each example is drawn in each bootstrap resample."""
-    rng = np.random.default_rng(seed)
-    weights = np.empty((n_boot, n), np.float32)
-    for b in range(n_boot):
-        weights[b] = np.bincount(rng.integers(0, n, n), minlength=n)
-    return weights
+    def measure(self, fn, epochs: np.ndarray | None = None) -> Measure:
+        """``fn(curves)`` -> per-epoch values, averaged over ``epochs`` (a bool mask; all by
+        default); NaN without epochs."""
+        mask = np.ones(len(self.point["tpa"]), bool) if epochs is None else np.asarray(epochs)
+        if not mask.any():
+            return Measure(float("nan"), np.full(len(self.boot["tpa"]), np.nan))
+        return Measure(float(np.mean(fn(self.point)[mask])),
+                       np.mean(fn(self.boot)[:, mask], axis=1))
 
 
 def _epoch_numbers(counts: np.ndarray, n: float) -> dict[str, np.ndarray]:
@@ -173,30 +231,27 @@ def agreement_curves(epochs: Iterable[np.ndarray], *, n_boot: int = 200,
     ----------
     epochs : iterable of (K, N) bool arrays
         The correctness of K networks on the same N examples, one array per epoch in order
-        (``rec.correct for rec in store.iter_epochs(split)``, or networks of several stores:
-        :func:`mixed_correct`).
+        (:func:`store_correct`, or networks of several stores: :func:`mixed_correct`).
     n_boot : int
-        Bootstrap resamples (drawn once from ``seed`` and N: studies of the same examples
-        get the same resamples).
+        Bootstrap resamples (:func:`resample_weights`: studies of the same examples get the
+        same resamples).
     seed
         Seed of the resamples.
     """
-    points, boots, weights = [], [], None
+    points, boots, weights, n = [], [], None, 0
     for correct in epochs:
         correct = np.asarray(correct, bool)
-        k, n = correct.shape
+        n = correct.shape[1]
         if weights is None:
-            weights = _resample_weights(n, n_boot, seed)
+            weights = resample_weights(n, n_boot, seed)
         columns = np.vstack([correct.all(axis=0), correct.any(axis=0), correct]
-                            ).astype(np.float32)
-        points.append(columns.sum(axis=1, dtype=np.float64))
+                            ).astype(np.float64)
+        points.append(columns.sum(axis=1))
         boots.append(weights @ columns.T)
     if not points:
         raise ValueError("no epoch to compute agreement curves from")
-    n = float(np.asarray(correct).shape[1])
-    point = _epoch_numbers(np.stack(points), n)                     # (E, K+2) -> (E,)
-    boot = _epoch_numbers(np.stack(boots, axis=1).astype(np.float64), n)  # (B, E, K+2)
-    return AgreementCurves(point, boot)
+    return AgreementCurves(_epoch_numbers(np.stack(points), float(n)),
+                           _epoch_numbers(np.stack(boots, axis=1), float(n)))
 
 
 def store_correct(store: RecordStore, split: str) -> Iterator[np.ndarray]:
@@ -218,7 +273,6 @@ def mixed_correct(stores: Sequence[RecordStore], split: str,
         yield np.stack([store.correct(split, epoch)[network] for store in stores])
 
 
-# ------------------------------------------------------------------ the measures
 def above_bound(c):
     return c["tpa"] - c["lower_bound"]
 
@@ -235,405 +289,808 @@ def accuracy_spread(c):
     return c["std_acc"]
 
 
-def _short(measure: str) -> str:
-    """``"area above the lower bound"`` -> ``"bound"``, ``"... independent networks"`` ->
-    ``"independent"``: the end of a claim id."""
-    return "bound" if "bound" in measure else "independent"
+def tpa(c):
+    return c["tpa"]
 
 
-def _directional(value: float, low: float, high: float, seeds: Sequence[float],
-                 sign: int) -> tuple[str, str]:
-    """Verdict and note for a claim that ``value`` has sign ``sign``."""
-    if np.isnan(value):
-        return "not testable here", "no epoch to measure"
-    seeds = [s for s in seeds if not np.isnan(s)]
-    interval_ok = sign * low > 0 and sign * high > 0
-    seeds_ok = all(sign * s > 0 for s in seeds)
-    if interval_ok and seeds_ok:
-        return "reproduced", ""
-    if max(sign * low, sign * high) < 0:  # the whole interval on the other side of zero
-        return "differs", "the opposite sign, interval excluding zero"
-    if not interval_ok:
-        return "differs", "the example interval holds zero: no clear effect"
-    return "differs", "not every seed group has the paper's sign"
+def early_minus_late(curves: AgreementCurves) -> Measure:
+    """Mean excess over independence in the first half of the epochs minus the second."""
+    e = len(curves.point["tpa"])
+    half = e // 2
+    first, last = np.zeros(e, bool), np.zeros(e, bool)
+    first[:half], last[e - half:] = True, True
+    return curves.measure(above_independent, first) - curves.measure(above_independent, last)
+
+
+def step_jump(curves: AgreementCurves, step_size: int) -> Measure:
+    """Mean change of TPa across the epochs where a step schedule lowers the learning rate
+    (epoch s + 1, 2s + 1, ...) minus its mean change across the other epochs."""
+    e = len(curves.point["tpa"])
+    steps = np.zeros(e - 1, bool)  # change from epoch t to t + 1, t = 1..E-1
+    steps[[t - 1 for t in range(step_size, e, step_size)]] = True
+    if not steps.any() or steps.all():
+        return Measure(float("nan"), np.full(len(curves.boot["tpa"]), np.nan))
+
+    def jumps(values):
+        change = np.diff(values, axis=-1)
+        return change[..., steps].mean(axis=-1) - change[..., ~steps].mean(axis=-1)
+    return Measure(float(jumps(curves.point["tpa"])), jumps(curves.boot["tpa"]))
+
+
+# ------------------------------------------------------------------ learning order
+class OrderData:
+    """What the learning-order measures need of one split of one store: the agreed set per
+    epoch, the mean accuracy per epoch, the agreed-from epoch and the example resamples."""
+
+    def __init__(self, store: RecordStore, split: str, weights: np.ndarray):
+        correct = np.stack([record.correct for record in store.iter_epochs(split)])  # (E,K,N)
+        self.epochs = correct.shape[0]
+        self.ids = store.example_ids(split)
+        self.agreed = correct.all(axis=1)  # (E, N)
+        self.mean_acc = correct.mean(axis=(1, 2))
+        agreed_from = example_dynamics(correct)["agreed_from_epoch"]
+        self.never_agreed = float(np.isnan(agreed_from).mean())
+        self.order = rank_agreed_from(agreed_from, self.epochs).astype(np.float64)
+        self.weights = weights
+        epoch_numbers = np.arange(1, self.epochs + 1)
+        self.plotted = ((epoch_numbers >= MIN_EPOCH) & (self.mean_acc >= RISING_ACCURACY)
+                        & self.agreed.any(axis=1))
+
+    def values(self, table: pd.DataFrame, column: str) -> np.ndarray | None:
+        """``column`` of a statistics table in the store's example order (None if absent)."""
+        if table is None or column not in table:
+            return None
+        aligned = table.drop_duplicates("example_id").set_index("example_id")[column]
+        return aligned.reindex(self.ids).to_numpy(np.float64)
+
+    def rho(self, x: np.ndarray, rows: np.ndarray | None = None) -> Measure:
+        """Spearman rho of ``x`` with the agreed-from epoch (over ``rows``)."""
+        ok = np.isfinite(x) if rows is None else rows & np.isfinite(x)
+        xs, ys = x[ok], self.order[ok]
+        if xs.size < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
+            return Measure(float("nan"), np.full(len(self.weights), np.nan))
+        return Measure(spearman(xs, ys),
+                       resample_spearman(self.weights[:, ok], tie_groups(xs), tie_groups(ys)))
+
+    def within_class(self, x: np.ndarray, labels: np.ndarray | None) -> Measure:
+        """The mean over classes of the within-class rho (NaN without single labels)."""
+        if labels is None:
+            return Measure(float("nan"), np.full(len(self.weights), np.nan))
+        per_class = [self.rho(x, labels == c) for c in np.unique(labels[np.isfinite(labels)])
+                     if np.count_nonzero(labels == c) >= MIN_CLASS_SIZE]
+        per_class = [m for m in per_class if np.isfinite(m.value)]
+        if not per_class:
+            return Measure(float("nan"), np.full(len(self.weights), np.nan))
+        return Measure(float(np.mean([m.value for m in per_class])),
+                       _nanmean_rows([m.boot for m in per_class]))
+
+    def curve(self, x: np.ndarray, part: str = "all") -> tuple[Measure, np.ndarray]:
+        """The paper's curve (mean of ``x`` over the agreed set, per plotted epoch) and its
+        change over the plotted epochs (``part="all"``) or their first third (``"early"``):
+        the least-squares line's rise from the first to the last of those epochs, in standard
+        deviations of ``x``. Also returns the curve itself (plotted epochs only)."""
+        epochs = np.flatnonzero(self.plotted)
+        if part == "early":
+            epochs = epochs[:max(3, len(epochs) // 3)]
+        ok = np.isfinite(x)
+        sd = float(np.std(x[ok])) if ok.any() else 0.0
+        if len(epochs) < 2 or sd == 0:
+            return Measure(float("nan"), np.full(len(self.weights), np.nan)), np.array([])
+        mask = (self.agreed[epochs] & ok).T.astype(np.float64)  # (N, e)
+        filled = np.where(ok, x, 0.0)[:, None]
+        point = (filled * mask).sum(axis=0) / mask.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = (self.weights @ (filled * mask)) / (self.weights @ mask)  # (B, e)
+        t = epochs.astype(np.float64) + 1
+        t = t - t.mean()
+        span = float(t[-1] - t[0])
+
+        def change(means):
+            return (means @ t) / (t @ t) * span / sd
+        return Measure(float(change(point)), change(boot)), point
+
+
+# ------------------------------------------------------------------ what the table tests
+@dataclass
+class StudyGroups:
+    """The seed groups of one study (the same configuration up to the seed).
+
+    ``stores``: one finished record store per group (empty: not run yet); ``statistics``: the
+    statistics tables of its dataset (split -> table; empty where not computed); ``label``:
+    how the table names it; ``present``: whether its dataset is on this machine;
+    ``parameters``: the network's parameter count (model capacity), where known."""
+
+    label: str
+    stores: list[RecordStore] = field(default_factory=list)
+    statistics: dict = field(default_factory=dict)
+    present: bool = True
+    parameters: int | None = None
+
+    @property
+    def config(self) -> dict:
+        return self.stores[0].config if self.stores else {}
+
+
+@dataclass
+class Studies:
+    """Everything the claims table is computed from (gathered by
+    :func:`agreement_core.study.claims.profile_studies` for a profile).
+
+    ``main``: the CIFAR-10 main study; ``families``: architecture -> study (the main
+    architecture included); ``mixed``: one study per family whose network 0 forms the mixed
+    group; ``random_labels``; ``batch_sizes``: rule label -> (smallest, largest batch);
+    ``voc``: architecture -> study (the first is Fig. 4's); ``texture``, ``imagenet``; and
+    the statistics tables of studies that need no training (``voc_train``,
+    ``imagenet_train``), and whether KTH-TIPS2-b is here (``kth_present``)."""
+
+    main: StudyGroups
+    families: dict[str, StudyGroups] = field(default_factory=dict)
+    mixed: list[StudyGroups] = field(default_factory=list)
+    random_labels: StudyGroups | None = None
+    batch_sizes: dict[str, tuple[StudyGroups, StudyGroups]] = field(default_factory=dict)
+    voc: dict[str, StudyGroups] = field(default_factory=dict)
+    texture: StudyGroups | None = None
+    imagenet: StudyGroups | None = None
+    kth_present: bool = False
 
 
 @dataclass
 class _Row:
-    claim_id: str
-    claim: str
-    paper: str
-    measure: str
+    """One row under construction: the spec, the study, and what was measured."""
+
+    spec: ClaimSpec
     study: str
+    suffix: str = ""
+    claim: str = ""
+    measure: str = ""
+    primary: Estimate = field(default_factory=Estimate.missing)
+    curve: Estimate = field(default_factory=Estimate.missing)
+    within: Estimate = field(default_factory=Estimate.missing)
+    never_agreed: float = float("nan")
+    final_train_acc: float = float("nan")
+    blocked: str = ""        # a reason the claim cannot be judged: inconclusive
+    absent: str = ""         # data not here: not testable
+    notes: list[str] = field(default_factory=list)
 
-    def result(self, value=float("nan"), low=float("nan"), high=float("nan"),
-               seeds: Sequence[float] = (), verdict: str | None = None, note: str = "",
-               sign: int = 1) -> dict:
-        if verdict is None:
-            verdict, auto = _directional(value, low, high, seeds, sign)
-            note = "; ".join(n for n in (note, auto) if n)
-        seeds = [s for s in seeds if not np.isnan(s)]
-        return {"claim_id": self.claim_id, "claim": self.claim, "paper": self.paper,
-                "quote": quote(self.claim_id), "measure": self.measure, "study": self.study,
-                "value": value,
-                "ci_low": low, "ci_high": high,
-                "seed_min": min(seeds) if seeds else float("nan"),
-                "seed_max": max(seeds) if seeds else float("nan"),
-                "n_seed_groups": len(seeds), "verdict": verdict, "note": note}
-
-    def missing(self, what: str) -> dict:
-        return self.result(verdict="not run yet", note=f"no finished results for {what}")
-
-
-def _correlation(study: StudyRecords, split: str, column: str, n_boot: int, seed
-                 ) -> tuple[float, float, float] | None:
-    """rho of ``column`` with the agreed-from epoch over all examples of ``split``, with its
-    bootstrap interval; None when the statistic is absent."""
-    store = study.store
-    table = learning_dynamics_table(store, study.statistics, splits=[split])
-    if column not in table or table[column].isna().all():
-        return None
-    rows = correlation_table(table, table, [column], num_epochs=store.num_epochs,
-                             label_column="label", n_boot=n_boot, n_perm=0, seed=seed)
-    row = rows[rows["scope"] == "all"].iloc[0]
-    return float(row["rho"]), float(row["ci_low"]), float(row["ci_high"])
+    def as_dict(self) -> dict:
+        s = self.spec
+        return {"spec_id": s.id, "claim_id": s.id + (f"-{self.suffix}" if self.suffix else ""),
+                "claim": self.claim or s.statement, "paper": s.location, "quote": s.quote,
+                "measure": self.measure or s.quantity, "study": self.study, "test": s.test,
+                "direction": s.direction, "value": self.primary.value,
+                "ci_low": self.primary.low, "ci_high": self.primary.high,
+                "p_value": self.primary.p if s.test == "directional" else float("nan"),
+                "p_holm": float("nan"), "n_seed_groups": self.primary.n_groups,
+                "seed_min": self.primary.seed_min, "seed_max": self.primary.seed_max,
+                "never_agreed": self.never_agreed, "final_train_acc": self.final_train_acc,
+                "curve_change": self.curve.value, "curve_low": self.curve.low,
+                "curve_high": self.curve.high, "within_class": self.within.value,
+                "within_low": self.within.low, "within_high": self.within.high,
+                "verdict": "", "note": "; ".join(n for n in self.notes if n),
+                "_blocked": self.blocked, "_absent": self.absent}
 
 
-def claims_table(main: Mapping[int, StudyRecords], *,
-                 architectures: Mapping[str, RecordStore | None] | None = None,
-                 mixed: Sequence[RecordStore] | None = None,
-                 random_labels: RecordStore | None = None,
-                 batch_sizes: Mapping[str, tuple[RecordStore | None, RecordStore | None]]
-                 | None = None,
-                 edge_statistic: str = "sobel_edges",
-                 correlation_claims: Sequence[CorrelationClaim] = (), n_boot: int = 200,
-                 seed=0) -> pd.DataFrame:
-    """The paper's CIFAR-10 claims with our numbers, intervals and verdicts.
+class _Measurer:
+    """Computes and caches agreement curves and order data per store and split."""
+
+    def __init__(self, n_boot: int, seed):
+        self.n_boot, self.seed = n_boot, seed
+        self._curves: dict = {}
+        self._orders: dict = {}
+        self._weights: dict = {}
+
+    def curves(self, store: RecordStore, split: str) -> AgreementCurves:
+        key = (str(store.path), split)
+        if key not in self._curves:
+            self._curves[key] = agreement_curves(store_correct(store, split),
+                                                 n_boot=self.n_boot, seed=self.seed)
+        return self._curves[key]
+
+    def mixed_curves(self, stores: Sequence[RecordStore], split: str) -> AgreementCurves:
+        key = (tuple(str(s.path) for s in stores), split)
+        if key not in self._curves:
+            self._curves[key] = agreement_curves(mixed_correct(stores, split),
+                                                 n_boot=self.n_boot, seed=self.seed)
+        return self._curves[key]
+
+    def first_networks(self, store: RecordStore, split: str, k: int) -> AgreementCurves:
+        key = (str(store.path), split, k)
+        if key not in self._curves:
+            self._curves[key] = agreement_curves((c[:k] for c in store_correct(store, split)),
+                                                 n_boot=self.n_boot, seed=self.seed)
+        return self._curves[key]
+
+    def order(self, store: RecordStore, split: str) -> OrderData:
+        key = (str(store.path), split)
+        if key not in self._orders:
+            n = len(store.example_ids(split))
+            if n not in self._weights:
+                self._weights[n] = resample_weights(n, self.n_boot, self.seed)
+            self._orders[key] = OrderData(store, split, self._weights[n])
+        return self._orders[key]
+
+
+def final_train_accuracy(store: RecordStore) -> float:
+    """Mean train accuracy of the K networks at the last epoch (exact match on VOC)."""
+    return float(store.correct("train", store.available_epochs("train")).mean())
+
+
+def _check_trained(row: _Row, groups: Sequence[StudyGroups], split_for_epochs: str | None = None
+                   ) -> bool:
+    """Fill the row's fit and seed-group facts; True when the study has results at all."""
+    for study in groups:
+        if not study.present:
+            row.absent = f"{study.label}: its dataset is not on this machine"
+            return False
+        if not study.stores:
+            row.blocked = f"not run yet: {study.label} has no finished results"
+            return False
+    accuracies = [final_train_accuracy(s) for study in groups for s in study.stores]
+    row.final_train_acc = float(np.mean(accuracies))
+    low = min(accuracies)
+    if low < FIT_ACCURACY:
+        row.blocked = (f"networks did not fit: final mean train accuracy {low:.3f} < "
+                       f"{FIT_ACCURACY}")
+    return True
+
+
+def _seed_block(row: _Row) -> None:
+    if not row.blocked and row.primary.n_groups < MIN_SEED_GROUPS:
+        row.blocked = (f"{row.primary.n_groups} seed group{'s' * (row.primary.n_groups != 1)}; "
+                       f"a verdict needs {MIN_SEED_GROUPS}")
+
+
+# ------------------------------------------------------------------ the rows per claim
+def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
+    rows = []
+    main = studies.main
+
+    def per_group(study: StudyGroups, split: str, fn, epochs=None) -> Estimate:
+        return combine([m.curves(s, split).measure(fn, epochs) for s in study.stores])
+
+    # CIFAR-10 main study, train and test.
+    for split, bound_id, excess_id in (("train", "agreement-train-bound", "agreement-train"),
+                                       ("test", "agreement-test-bound", "agreement-test")):
+        suffix = "" if split == "train" else "cifar10"
+        label = f"CIFAR-10 {main.label}"
+        for spec_id, fn in ((bound_id, above_bound), (excess_id, above_independent)):
+            row = _Row(spec(spec_id), label, suffix=suffix)
+            if _check_trained(row, [main]):
+                row.primary = per_group(main, split, fn)
+                _seed_block(row)
+            rows.append(row)
+    row = _Row(spec("gap-early"), f"CIFAR-10 {main.label}")
+    if _check_trained(row, [main]):
+        row.primary = combine([early_minus_late(m.curves(s, "train")) for s in main.stores])
+        _seed_block(row)
+    rows.append(row)
+
+    # Test sets of the other datasets (Fig. 7 and 19), and the spread on every test set.
+    others = [(key, study) for key, study in (
+        ("voc", next(iter(studies.voc.values()), None)), ("texture", studies.texture),
+        ("imagenet", studies.imagenet)) if study is not None]
+    for key, study in [("cifar10", main), *others]:
+        if key != "cifar10":
+            row = _Row(spec("agreement-test"), study.label, suffix=key)
+            if _check_trained(row, [study]):
+                row.primary = per_group(study, "test", above_independent)
+                _seed_block(row)
+            rows.append(row)
+        row = _Row(spec("test-spread"), study.label if key != "cifar10"
+                   else f"CIFAR-10 {main.label}", suffix=key)
+        if _check_trained(row, [study]):
+            row.primary = combine([m.curves(s, "test").measure(accuracy_spread)
+                                   - m.curves(s, "train").measure(accuracy_spread)
+                                   for s in study.stores])
+            _seed_block(row)
+        rows.append(row)
+
+    # Architecture families (Figs. 2c, 9).
+    for arch, study in studies.families.items():
+        for spec_id, fn in (("arch-bound", above_bound), ("arch", above_independent)):
+            row = _Row(spec(spec_id), study.label, suffix=arch)
+            if _check_trained(row, [study]):
+                row.primary = per_group(study, "train", fn)
+                _seed_block(row)
+            rows.append(row)
+    trained = {a: s for a, s in studies.families.items() if s.stores}
+    if len(trained) >= 2:
+        sizes = {a: s.parameters for a, s in trained.items()}
+        if all(sizes.values()):
+            small = min(sizes, key=sizes.get)
+            large = max(sizes, key=sizes.get)
+            row = _Row(spec("capacity-speed"), f"{large} vs {small}",
+                       measure=f"mean train accuracy over epochs, {large} "
+                               f"({sizes[large]:,} parameters) minus {small} "
+                               f"({sizes[small]:,})")
+            if _check_trained(row, [trained[large], trained[small]]):
+                row.primary = combine([
+                    m.curves(a, "train").measure(mean_accuracy)
+                    - m.curves(b, "train").measure(mean_accuracy)
+                    for a, b in zip(trained[large].stores, trained[small].stores, strict=False)])
+                _seed_block(row)
+                row.notes.append("the paper also pairs simpler architectures with smaller "
+                                 "batches, whose learning it calls slower: its two readings "
+                                 "conflict, we test the sentence on capacity")
+            rows.append(row)
+    if len(studies.mixed) >= 2:
+        k = len(studies.mixed)
+        label = "mixed: " + " + ".join(s.label for s in studies.mixed)
+        # Group g of the mixed study: network 0 of group g of every family.
+        pairs = list(zip(*[s.stores for s in studies.mixed], strict=False))
+        row = _Row(spec("mixed-agreement"), label)
+        if _check_trained(row, studies.mixed):
+            row.primary = combine([m.mixed_curves(list(p), "train").measure(above_independent)
+                                   for p in pairs])
+            _seed_block(row)
+        rows.append(row)
+        for spec_id, fn in (("mixed-spread", accuracy_spread), ("arch-similar",
+                                                                 above_independent)):
+            row = _Row(spec(spec_id), label,
+                       measure=f"{spec(spec_id).quantity} ({k} networks each)")
+            if _check_trained(row, [*studies.mixed, main]):
+                measures = []
+                for g, p in enumerate(pairs):
+                    if g >= len(main.stores):
+                        break
+                    mixed = m.mixed_curves(list(p), "train").measure(fn)
+                    same = m.first_networks(main.stores[g], "train", k).measure(fn)
+                    measures.append(mixed / same if spec_id == "arch-similar" else mixed - same)
+                row.primary = combine(measures)
+                _seed_block(row)
+            rows.append(row)
+
+    # Random labels (Fig. 2b).
+    if studies.random_labels is not None:
+        rl = studies.random_labels
+        for spec_id, fn in (("random-labels-bound", above_bound),
+                            ("random-labels", above_independent)):
+            row = _Row(spec(spec_id), rl.label)
+            if _check_trained(row, [rl]):
+                measures = []
+                for s in rl.stores:
+                    c = m.curves(s, "train")
+                    measures.append(c.measure(fn, c.point["mean_acc"] >= RISING_ACCURACY))
+                row.primary = combine(measures)
+                rising = [int((m.curves(s, "train").point["mean_acc"] >= RISING_ACCURACY).sum())
+                          for s in rl.stores]
+                row.notes.append(f"{min(rising)} of {rl.stores[0].num_epochs} epochs at mean "
+                                 f"accuracy >= {RISING_ACCURACY:.0%}")
+                if max(rising) == 0:
+                    row.blocked = f"mean train accuracy never reached {RISING_ACCURACY:.0%}"
+                _seed_block(row)
+            rows.append(row)
+        for suffix, fn in (("accuracy", mean_accuracy), ("agreement", tpa)):
+            what = "TPa" if suffix == "agreement" else "train accuracy"
+            row = _Row(spec("random-labels-slower"), f"{rl.label} vs {main.label}",
+                       suffix=suffix, measure=f"mean over training of {what}, random minus "
+                                              "true labels")
+            if _check_trained(row, [rl, main]):
+                row.primary = combine([m.curves(a, "train").measure(fn)
+                                       - m.curves(b, "train").measure(fn)
+                                       for a, b in zip(rl.stores, main.stores, strict=False)])
+                _seed_block(row)
+                row.notes.append(f"random labels: {rl.stores[0].num_epochs} epochs at lr "
+                                 f"{rl.config.get('lr')}; true labels: "
+                                 f"{main.stores[0].num_epochs} at lr {main.config.get('lr')}: "
+                                 "compared as fractions of training")
+            rows.append(row)
+
+    # Batch sizes (Fig. 8).
+    for rule, (small, large) in studies.batch_sizes.items():
+        for study in (small, large):
+            batch = study.config.get("batch_size", "?")
+            row = _Row(spec("batch"), study.label, suffix=f"{batch}-{rule}")
+            if _check_trained(row, [study]):
+                row.primary = per_group(study, "train", above_independent)
+                _seed_block(row)
+            rows.append(row)
+        row = _Row(spec("batch-speed"), f"{small.label} vs {large.label}", suffix=rule)
+        if _check_trained(row, [small, large]):
+            row.primary = combine([m.curves(a, "train").measure(mean_accuracy)
+                                   - m.curves(b, "train").measure(mean_accuracy)
+                                   for a, b in zip(small.stores, large.stores, strict=False)])
+            _seed_block(row)
+        rows.append(row)
+
+    # Agreement on the train sets of the other datasets; Pascal's own agreement claims.
+    for key, study in [(f"voc-{a}", s) for a, s in studies.voc.items()] + [
+            ("texture", studies.texture), ("imagenet", studies.imagenet)]:
+        if study is None:
+            continue
+        row = _Row(spec("agreement-datasets"), study.label, suffix=key)
+        if _check_trained(row, [study]):
+            row.primary = per_group(study, "train", above_independent)
+            _seed_block(row)
+        rows.append(row)
+    if studies.voc:
+        arch, study = next(iter(studies.voc.items()))
+        row = _Row(spec("voc-gap"), study.label)
+        if _check_trained(row, [study]):
+            row.primary = per_group(study, "train", above_bound)
+        rows.append(row)
+        row = _Row(spec("voc-lr-steps"), study.label)
+        if _check_trained(row, [study]):
+            step = study.config.get("step_size")
+            if study.config.get("schedule") != "step" or not step:
+                row.blocked = "the study's schedule has no learning-rate steps"
+            else:
+                row.primary = combine([step_jump(m.curves(s, "train"), int(step))
+                                       for s in study.stores])
+                row.notes.append(f"steps after epochs {step}, {2 * step}, ...")
+                _seed_block(row)
+        rows.append(row)
+        if "resnet50" in studies.voc and "densenet121" in studies.voc:
+            resnet, densenet = studies.voc["resnet50"], studies.voc["densenet121"]
+            row = _Row(spec("voc-resnet-slower"), f"{resnet.label} vs {densenet.label}")
+            if _check_trained(row, [resnet, densenet]):
+                row.primary = combine([m.curves(a, "train").measure(mean_accuracy)
+                                       - m.curves(b, "train").measure(mean_accuracy)
+                                       for a, b in zip(resnet.stores, densenet.stores,
+                                                       strict=False)])
+                _seed_block(row)
+            rows.append(row)
+    return rows
+
+
+def _order_row(m: _Measurer, spec_id: str, study: StudyGroups | None, split: str,
+               column: str, suffix: str = "", part: str = "all", label: str = "",
+               paper_range: str = "") -> _Row:
+    """A claim that ``column`` orders learning (sign of rho with the agreed-from epoch), with
+    the paper's curve and the within-class rho beside it."""
+    name = label or (study.label if study is not None else "?")
+    row = _Row(spec(spec_id), name, suffix=suffix,
+               measure=(f"{column}, {split} set: " + spec(spec_id).quantity
+                        if part == "all" else f"{column}, {split} set: the first third of the "
+                        "plotted epochs of the agreed set's curve (change in SDs)"))
+    if study is None or not _check_trained(row, [study]):
+        if study is None:
+            row.blocked = "not run yet"
+        return row
+    table = study.statistics.get(split)
+    if table is None or column not in table:
+        row.blocked = f"no {column} statistic for the {split} set computed yet"
+        return row
+    orders = [m.order(s, split) for s in study.stores]
+    x = orders[0].values(table, column)
+    if x is None or not np.isfinite(x).any():
+        row.blocked = f"no {column} values for the {split} set"
+        return row
+    labels = None
+    if "label" in table and not study.stores[0].multilabel:
+        labels = orders[0].values(table, "label")
+    rhos = [o.rho(x) for o in orders]
+    curves = [o.curve(x, part) for o in orders]
+    within = [o.within_class(x, labels) for o in orders]
+    row.never_agreed = float(np.mean([o.never_agreed for o in orders]))
+    if part == "all":
+        row.primary, row.curve = combine(rhos), combine([c[0] for c in curves])
+    else:  # the paper's curve is the claim itself
+        row.primary = combine([c[0] for c in curves])
+    row.within = combine(within)
+    if not orders[0].plotted.any():
+        row.blocked = ("no epoch passes the paper's rule (epoch >= 5 and mean accuracy >= "
+                       f"{RISING_ACCURACY:.0%})")
+    points = curves[0][1]
+    if len(points):
+        row.notes.append(f"agreed-set mean {points[0]:.4g} -> {points[-1]:.4g} over the plotted "
+                         f"epochs (group 1){paper_range}")
+    _seed_block(row)
+    return row
+
+
+#: Statistic column of each order claim: spec id -> (column, split).
+_ORDER_CLAIMS = {
+    "voc-entropy": "entropy", "voc-segments": "segments", "voc-dct_share": "dct_share",
+    "voc-instances": "instances", "voc-bbox_area_share": "bbox_area_share",
+    "voc-vsd_score": "vsd_score", "voc-edges": "crisp_edges",
+    "texture-segments": "segments", "texture-dct_share": "dct_share",
+    "texture-edges": "crisp_edges", "texture-entropy": "entropy",
+    "imagenet-segments": "segments", "imagenet-entropy": "entropy",
+    "imagenet-dct_share": "dct_share",
+}
+
+
+def _statistic_rows(m: _Measurer, studies: Studies, cifar_edges: Sequence[str]) -> list[_Row]:
+    rows = []
+    main = studies.main
+    for column in (*cifar_edges, "segments", "dct_share"):
+        rows.append(_order_row(m, "cifar10-stat", main, "train", column, suffix=column,
+                               label=f"CIFAR-10 {main.label}"))
+    rows.append(_order_row(m, "soft-label-entropy", main, "test", "soft_label_entropy",
+                           label=f"CIFAR-10 {main.label}"))
+    rows.append(_entropy_level(m, main))
+    for spec_id, column in _ORDER_CLAIMS.items():
+        family = spec_id.split("-")[0]
+        if family == "voc":
+            for arch, study in studies.voc.items():
+                rows.append(_order_row(m, spec_id, study, "train", column, suffix=arch))
+        else:
+            rows.append(_order_row(m, spec_id, getattr(studies, family), "train", column))
+    if studies.voc:
+        arch, study = next(iter(studies.voc.items()))
+        rows.append(_order_row(m, "voc-entropy-test", study, "test", "entropy"))
+        rows.append(_order_row(m, "voc-instances-range", study, "train", "instances",
+                               part="range", paper_range=" (the paper: 1.1 -> 1.4)"))
+        for column in ("segments", "dct_share", "vsd_score"):
+            rows.append(_order_row(m, "voc-reversal", study, "train", column, suffix=column,
+                                   part="early"))
+    return rows
+
+
+def _entropy_level(m: _Measurer, main: StudyGroups) -> _Row:
+    """Fig. 16's entropy curve: its level and range (descriptive: the windowed entropy is
+    capped at log2(100) bits and averaged over thousands of images)."""
+    row = _Row(spec("entropy-level"), f"CIFAR-10 {main.label}")
+    if not _check_trained(row, [main]):
+        return row
+    table = main.statistics.get("train")
+    order = m.order(main.stores[0], "train")
+    x = order.values(table, "entropy") if table is not None else None
+    if x is None:
+        row.blocked = "no entropy statistic"
+        return row
+    _, curve = order.curve(x)
+    if not len(curve):
+        row.blocked = "no plotted epoch"
+        return row
+    row.primary = Estimate(float(np.ptp(curve)), float("nan"), float("nan"), float("nan"), 1,
+                           float("nan"), float("nan"))
+    row.measure = "range (max - min) of the agreed set's mean entropy over the plotted epochs"
+    row.notes.append(f"the curve stays within {curve.min():.3f}..{curve.max():.3f} bits "
+                     f"(mean over all train images {np.nanmean(x):.3f}); the windowed entropy "
+                     "is capped at log2(100) = 6.644 bits and averaged over thousands of "
+                     "images, so it can hardly move")
+    return row
+
+
+def _data_rows(studies: Studies, n_boot: int, seed) -> list[_Row]:
+    """Claims on the images alone: clutter (App. C) and histogram shapes (App. D)."""
+    rows = []
+    voc = next(iter(studies.voc.values()), None)
+    voc_table = voc.statistics.get("train") if voc is not None else None
+    for spec_id, column in (("clutter-entropy", "entropy"), ("clutter-segments", "segments"),
+                            ("clutter-dct", "dct_share"), ("clutter-edges", "crisp_edges")):
+        row = _Row(spec(spec_id), "VOC train images")
+        if voc is None or not voc.present:
+            row.absent = "Pascal VOC is not on this machine"
+        elif voc_table is None or column not in voc_table or "vsd_score" not in voc_table:
+            row.blocked = f"no {column} or vsd_score statistic computed yet"
+        else:
+            row.primary = _table_rho(voc_table["vsd_score"], voc_table[column], n_boot, seed)
+        rows.append(row)
+
+    def shape(spec_id, study, split, column, fn, label, suffix=""):
+        row = _Row(spec(spec_id), label, suffix=suffix,
+                   measure=f"{spec(spec_id).quantity}: {column}")
+        table = study.statistics.get(split) if study is not None else None
+        if study is None or not study.present:
+            row.absent = f"{label}: not on this machine"
+        elif table is None or column not in table:
+            row.blocked = f"no {column} statistic computed yet"
+        else:
+            row.primary = _table_statistic(table[column], fn, n_boot, seed)
+        return row
+
+    main = studies.main
+    cifar_table = main.statistics.get("train")
+    for column in ("dct_share", "crisp_edges", "sobel_edges"):
+        if column == "crisp_edges" and (cifar_table is None or column not in cifar_table):
+            continue
+        rows.append(shape("hist-cifar10-gaussian", main, "train", column, _skewness,
+                          "CIFAR-10 train images", suffix=column))
+    rows.append(shape("hist-cifar10h-low", main, "test", "soft_label_entropy", np.median,
+                      "CIFAR-10H (test images)"))
+    rows.append(shape("hist-imagenet-dct", studies.imagenet, "train", "dct_share", _skewness,
+                      studies.imagenet.label if studies.imagenet else "ImageNet"))
+    for column in ("entropy", "segments", "dct_share", "vsd_score"):
+        rows.append(shape("hist-voc-skewed", voc, "train", column, _skewness,
+                          "VOC train images", suffix=column))
+    return rows
+
+
+def _skewness(x: np.ndarray) -> float:
+    return float(scipy_stats.skew(x, bias=False))
+
+
+def _table_statistic(values: pd.Series, fn, n_boot: int, seed) -> Estimate:
+    """A statistic of one column with its bootstrap interval (no training: no seed groups)."""
+    x = values.to_numpy(np.float64)
+    x = x[np.isfinite(x)]
+    rng = np.random.default_rng(seed)
+    boot = np.array([fn(x[rng.integers(0, x.size, x.size)]) for _ in range(n_boot)])
+    estimate = combine([Measure(fn(x), boot)])
+    return Estimate(estimate.value, estimate.low, estimate.high, estimate.p, 0,
+                    float("nan"), float("nan"))
+
+
+def _table_rho(x: pd.Series, y: pd.Series, n_boot: int, seed) -> Estimate:
+    xs, ys = x.to_numpy(np.float64), y.to_numpy(np.float64)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    weights = resample_weights(xs.size, n_boot, seed)
+    estimate = combine([Measure(spearman(xs, ys), resample_spearman(
+        weights, tie_groups(xs), tie_groups(ys)))])
+    return Estimate(estimate.value, estimate.low, estimate.high, estimate.p, 0,
+                    float("nan"), float("nan"))
+
+
+def _absent_rows(studies: Studies) -> list[_Row]:
+    rows = []
+    for s in SPECIFICATION:
+        if s.test == "absent":
+            row = _Row(s, "KTH-TIPS2-b")
+            row.absent = s.missing if not studies.kth_present else (
+                "KTH-TIPS2-b is here but its factor study is not wired into the claims yet")
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ verdicts
+def _sign_class(estimate: Estimate, direction: int, p: float | None = None) -> str:
+    """'+' (the predicted sign, clear of zero), '-' (the opposite, clear of zero) or '0'."""
+    if not np.isfinite(estimate.value):
+        return "?"
+    clear = (p < ALPHA) if p is not None and np.isfinite(p) else (
+        estimate.low > 0 or estimate.high < 0)
+    if not clear:
+        return "0"
+    return "+" if np.sign(estimate.value) == direction else "-"
+
+
+def judge(row: dict) -> tuple[str, str]:
+    """The verdict of one row of the claims table and the reason (the rules are in
+    :mod:`agreement_core.specification`). ``row`` needs ``spec_id``, the primary estimate
+    (``value``, ``ci_low``, ``ci_high``, ``p_holm``), the curve and within-class estimates
+    where measured, and the reasons ``_absent`` / ``_blocked`` (empty when none)."""
+    s = spec(row["spec_id"])
+    if row.get("_absent"):
+        return "not testable here", row["_absent"]
+    if s.test == "descriptive":
+        return "descriptive", "holds by construction or can hardly fail: shown, not evidence"
+    if row.get("_blocked"):
+        return "inconclusive", row["_blocked"]
+    if not np.isfinite(row["value"]):
+        return "inconclusive", "nothing to measure"
+    primary = Estimate(row["value"], row["ci_low"], row["ci_high"], row.get("p_holm"), 0,
+                       np.nan, np.nan)
+    if s.test in ("equivalence", "shape"):
+        low, high = s.region
+        inside = low <= primary.low and primary.high <= high
+        outside = primary.high < low or primary.low > high
+        if (inside if s.inside else outside):
+            return "reproduced", f"interval {'inside' if s.inside else 'outside'} " \
+                                 f"[{low:g}, {high:g}]"
+        if (outside if s.inside else inside):
+            return "differs", f"interval {'outside' if s.inside else 'inside'} " \
+                              f"[{low:g}, {high:g}]"
+        return "differs", f"interval reaches across the bound of [{low:g}, {high:g}]: not shown"
+    classes = {"rank": _sign_class(primary, s.direction, row.get("p_holm"))}
+    for name, prefix in (("curve", "curve"), ("within class", "within")):
+        value = row.get(f"{prefix}_change" if prefix == "curve" else "within_class")
+        if value is None or not np.isfinite(value):
+            continue
+        low, high = row[f"{prefix}_low"], row[f"{prefix}_high"]
+        classes[name] = _sign_class(Estimate(value, low, high, np.nan, 0, np.nan, np.nan),
+                                    s.direction)
+    said = ", ".join(f"{k} {v}" for k, v in classes.items()) if len(classes) > 1 else ""
+    first = classes["rank"]
+    others = [v for k, v in classes.items() if k != "rank"]
+    legend = "+: the paper's sign, clear of zero; -: the opposite; 0: no clear effect"
+    if first == "+" and all(v == "+" for v in others):
+        return "reproduced", said
+    if first == "0" and others and all(v == "+" for v in others):
+        return "inconclusive", (f"the paper's sign in every measure, but the primary one is not "
+                                f"clear of zero after Holm's adjustment ({said}; {legend})")
+    if first != "+" and "+" not in others:
+        why = ("the opposite sign, clear of zero after Holm's adjustment" if first == "-"
+               else "no clear effect: the adjusted test does not exclude zero")
+        return "differs", "; ".join(x for x in (why, said) if x)
+    return "mixed", f"the measures disagree ({said}; {legend})"
+
+
+def claims_table(studies: Studies, *, n_boot: int = 200, seed=0,
+                 cifar_edges: Sequence[str] = ("crisp_edges", "sobel_edges")) -> pd.DataFrame:
+    """Every entry of the claim specification tested on ``studies``.
 
     Parameters
     ----------
-    main : mapping of int to StudyRecords
-        The main study per seed group (seed -> object with ``store`` and ``statistics``), the
-        first being the one whose numbers are reported; all seed groups give the seed range.
-    architectures : mapping of str to RecordStore or None, optional
-        One study per architecture family (None: not trained yet).
-    mixed : sequence of RecordStore, optional
-        Stores of different architectures with the same epochs; network 0 of each forms the
-        mixed group (agreement across architectures), compared with the first K' networks of
-        the main study (K' = ``len(mixed)``).
-    random_labels : RecordStore, optional
-    batch_sizes : mapping of str to (small, large) stores, optional
-        A label (e.g. ``"fixed lr 0.1"``) -> the smallest and the largest batch size trained
-        with that learning-rate rule.
-    edge_statistic : str
-        The statistics column of edge strength.
-    correlation_claims : sequence of CorrelationClaim
-        Further correlation claims (other datasets: :func:`pascal_claims`,
-        :func:`texture_claims`), appended in order.
+    studies : Studies
+        The record stores (per seed group) and statistics tables.
     n_boot : int
         Bootstrap resamples over examples.
+    seed
+        Seed of the resamples.
+    cifar_edges : sequence of str
+        The CIFAR-10 edge statistics tested (the paper's crisp boundaries first; Sobel, named
+        for what it is, beside it); those without a column are reported as not computed.
 
     Returns
     -------
     pandas.DataFrame
-        One row per claim and study, columns :data:`CLAIM_COLUMNS`.
+        One row per claim and study, columns :data:`CLAIM_COLUMNS`; every entry of the
+        specification has at least one row.
     """
-    groups = list(main.values())
-    if not groups:
-        raise ValueError("claims need the main study")
-    first = groups[0]
-    name = f"{first.store.config.get('arch', 'main')} (main)"
-    rows = []
-
-    def curves(store, split):
-        return agreement_curves(store_correct(store, split), n_boot=n_boot, seed=seed)
-
-    main_curves = {split: [curves(g.store, split) for g in groups]
-                   for split in ("train", "test")}
-
-    def per_seed(split, fn):
-        return [c.measure(fn) for c in main_curves[split]]
-
-    # -- agreement above the bound and above independence: main study, train and test.
-    for split, section in (("train", "Sec. 3, Fig. 2a"), ("test", "Sec. 6, Fig. 7")):
-        for measure, fn, text in (
-                ("area above the lower bound", above_bound,
-                 f"Agreement exceeds the lower bound on the CIFAR-10 {split} set"),
-                ("area above independent networks", above_independent,
-                 f"Networks agree on the {split} set more than independent networks with the "
-                 "same accuracies would (the bound alone is nearly automatic at K=5)")):
-            values = per_seed(split, fn)
-            rows.append(_Row(f"agreement-{split}-{_short(measure)}", text, section,
-                             measure, name).result(*values[0], seeds=[v[0] for v in values]))
-
-    # -- the gap is largest in the first epochs.
-    peaks = [int(np.argmax(above_bound(c.point))) / len(c.point["tpa"])
-             for c in main_curves["train"]]
-    row = _Row("gap-early", "The area between agreement and the lower bound is most "
-               "prominent in the first epochs, as accuracy grows", "Sec. 3, Fig. 2a",
-               "epoch of the largest gap, as a fraction of training", name)
-    rows.append(row.result(peaks[0], seeds=peaks,
-                           verdict="reproduced" if all(p <= 0.5 for p in peaks) else "differs",
-                           note="criterion: the largest gap falls in the first half of training "
-                                "in every seed group"))
-
-    # -- test accuracies spread more than train accuracies.
-    spreads = [t.measure(accuracy_spread)[0] - r.measure(accuracy_spread)[0]
-               for t, r in zip(main_curves["test"], main_curves["train"], strict=True)]
-    test_c, train_c = main_curves["test"][0], main_curves["train"][0]
-    diff_boot = (np.mean(accuracy_spread(test_c.boot), axis=1)
-                 - np.mean(accuracy_spread(train_c.boot), axis=1))
-    low, high = np.percentile(diff_boot, [2.5, 97.5])
-    rows.append(_Row("test-spread", "The standard deviation of accuracy over the networks is "
-                     "higher on the test set than on the train set", "Sec. 6, Fig. 7",
-                     "mean over epochs of std(acc) test minus train", name
-                     ).result(spreads[0], float(low), float(high), seeds=spreads))
-
-    # -- architectures.
-    for arch, store in (architectures or {}).items():
-        for measure, fn in (("area above the lower bound", above_bound),
-                            ("area above independent networks", above_independent)):
-            row = _Row(f"arch-{arch}-{_short(measure)}",
-                       "Agreement persists for every architecture", "Sec. 3, Figs. 2c and 9",
-                       measure, arch)
-            if store is None:
-                rows.append(row.missing(f"the {arch} study"))
-                continue
-            rows.append(row.result(*curves(store, "train").measure(fn)))
-
-    # -- across architectures.
-    if mixed:
-        k = len(mixed)
-        label = " + ".join(s.config.get("arch", "?") for s in mixed)
-        mixed_c = agreement_curves(mixed_correct(mixed, "train"), n_boot=n_boot, seed=seed)
-        row = _Row("mixed-agreement", "Networks of different architectures agree with each "
-                   "other (coherence between architectures)", "Sec. 3, Fig. 2c",
-                   "area above independent networks", f"mixed: {label}")
-        rows.append(row.result(*mixed_c.measure(above_independent)))
-        same = [agreement_curves((c[:k] for c in store_correct(g.store, "train")),
-                                 n_boot=n_boot, seed=seed) for g in groups]
-        diffs = [mixed_c.measure(accuracy_spread)[0] - s.measure(accuracy_spread)[0]
-                 for s in same]
-        diff_boot = (np.mean(accuracy_spread(mixed_c.boot), axis=1)
-                     - np.mean(accuracy_spread(same[0].boot), axis=1))
-        low, high = np.percentile(diff_boot, [2.5, 97.5])
-        rows.append(_Row("mixed-spread", "Accuracy deviates little between networks of the "
-                         "same architecture, more between architectures", "Sec. 3, Fig. 2c",
-                         f"mean std(acc), mixed minus {k} networks of the main study",
-                         f"mixed: {label}").result(diffs[0], float(low), float(high),
-                                                   seeds=diffs))
-
-    # -- random labels.
-    for measure, fn in (("area above the lower bound", above_bound),
-                        ("area above independent networks", above_independent)):
-        row = _Row(f"random-labels-{_short(measure)}", "With random labels there is still "
-                   "agreement once accuracy starts to rise", "Sec. 3, Fig. 2b",
-                   f"{measure}, epochs with mean accuracy >= {RISING_ACCURACY:.0%}",
-                   "random labels")
-        if random_labels is None:
-            rows.append(row.missing("the random-label study"))
-            continue
-        c = curves(random_labels, "train")
-        rising = c.point["mean_acc"] >= RISING_ACCURACY
-        if not rising.any():
-            best = float(c.point["mean_acc"].max())
-            rows.append(row.result(verdict="not testable here",
-                                   note=f"mean train accuracy never reached "
-                                        f"{RISING_ACCURACY:.0%} (at most {best:.1%})"))
-            continue
-        rows.append(row.result(*c.measure(fn, rising),
-                               note=f"{int(rising.sum())} of {len(rising)} epochs"))
-
-    # -- batch sizes: agreement for each, and smaller batches learn more slowly.
-    for rule, (small, large) in (batch_sizes or {}).items():
-        for store in (small, large):
-            if store is None:
-                continue
-            batch = store.config.get("batch_size")
-            rows.append(_Row(f"batch-{batch}-{rule}", "Agreement is present for every batch "
-                             "size", "Sec. 3, Fig. 8", "area above independent networks",
-                             f"batch {batch}, {rule}").result(
-                *curves(store, "train").measure(above_independent)))
-        row = _Row(f"batch-speed-{rule}", "Smaller batches slow down learning (and agreement)",
-                   "Sec. 3, Fig. 8", "mean train accuracy over epochs, smallest minus "
-                   "largest batch", f"batches, {rule}")
-        if small is None or large is None:
-            rows.append(row.missing("both batch sizes"))
-            continue
-        cs, cl = curves(small, "train"), curves(large, "train")
-        diff_boot = (np.mean(mean_accuracy(cs.boot), axis=1)
-                     - np.mean(mean_accuracy(cl.boot), axis=1))
-        low, high = np.percentile(diff_boot, [2.5, 97.5])
-        value = cs.measure(mean_accuracy)[0] - cl.measure(mean_accuracy)[0]
-        rows.append(row.result(value, float(low), float(high), sign=-1,
-                               note=f"batch {small.config.get('batch_size')} vs "
-                                    f"{large.config.get('batch_size')}"))
-
-    # -- statistics on the train set (appendix, Fig. 16) and CIFAR-10H (Sec. 6, Fig. 7).
-    for column, split, claim, paper in (
-            (edge_statistic, "train", "Sum of edge strengths of the agreed set decreases "
-             "slightly over training", "App., Fig. 16"),
-            ("segments", "train", "Segment count of the agreed set decreases slightly over "
-             "training", "App., Fig. 16"),
-            ("dct_share", "train", "Share of DCT coefficients of the agreed set decreases "
-             "slightly over training", "App., Fig. 16"),
-            ("soft_label_entropy", "test", "Entropy of the CIFAR-10H soft labels of the "
-             "agreed set decreases slightly over training", "Sec. 6, Fig. 7")):
-        row = _Row(f"{column}-{split}", claim, paper, "Spearman rho with the agreed-from "
-                   "epoch (negative: the agreed set's mean falls as it grows)", name)
-        results = [_correlation(g, split, column, n_boot, seed) for g in groups]
-        if results[0] is None:
-            rows.append(row.result(verdict="not testable here",
-                                   note=f"no {column} statistic for the {split} set"))
-            continue
-        rows.append(row.result(*results[0], seeds=[r[0] for r in results if r], sign=-1))
-    entropy = first.statistics.get("train")
-    row = _Row("entropy-level", "Mean image entropy of CIFAR-10 is almost the same for all "
-               "examples, around 6.5 bits", "App., Fig. 16",
-               "mean windowed entropy of the train images (bits)", "CIFAR-10 train")
-    if entropy is None or "entropy" not in entropy:
-        rows.append(row.result(verdict="not testable here", note="no entropy statistic"))
-    else:
-        values = entropy["entropy"].to_numpy(np.float64)
-        mean, sem = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
-        close = abs(mean - 6.5) <= ENTROPY_TOLERANCE
-        rows.append(row.result(mean, mean - 1.96 * sem, mean + 1.96 * sem,
-                               verdict="reproduced" if close else "differs",
-                               note=f"criterion: within {ENTROPY_TOLERANCE} bits of 6.5; "
-                                    f"standard deviation over images "
-                                    f"{values.std(ddof=1):.2f} bits"))
-    for item in correlation_claims or ():
-        rows.append(item.row(n_boot, seed))
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    m = _Measurer(n_boot, seed)
+    rows = [*_agreement_rows(m, studies), *_statistic_rows(m, studies, cifar_edges),
+            *_data_rows(studies, n_boot, seed), *_absent_rows(studies)]
+    table = pd.DataFrame([r.as_dict() for r in rows])
+    # The family: every directional row that is judged (its p-value decides a verdict).
+    directional = ((table["test"] == "directional") & (table["_absent"] == "")
+                   & (table["_blocked"] == ""))
+    table.loc[directional, "p_holm"] = holm(table.loc[directional, "p_value"].to_numpy())
+    verdicts = [judge(r) for r in table.to_dict("records")]
+    table["verdict"] = [v for v, _ in verdicts]
+    table["note"] = ["; ".join(x for x in (why, note) if x)
+                     for (_, why), note in zip(verdicts, table["note"], strict=False)]
+    missing = {s.id for s in SPECIFICATION} - set(table["spec_id"])
+    for spec_id in sorted(missing, key=[s.id for s in SPECIFICATION].index):
+        row = _Row(spec(spec_id), "-")
+        row.blocked = "its study is not part of this profile"
+        record = row.as_dict()
+        record["verdict"], record["note"] = judge(record)
+        table = pd.concat([table, pd.DataFrame([record])], ignore_index=True)
+    order = {s.id: i for i, s in enumerate(SPECIFICATION)}
+    table = table.sort_values("spec_id", key=lambda c: c.map(order), kind="stable")
+    return table[CLAIM_COLUMNS].reset_index(drop=True)
 
 
-@dataclass(frozen=True)
-class CorrelationClaim:
-    """A claim that examples with a higher (``sign`` -1) or lower (``sign`` +1) ``column``
-    are learned first, i.e. that ``column`` and the agreed-from epoch correlate with
-    ``sign``; tested on ``study`` (None: not run yet) over all examples of ``split``."""
-
-    claim_id: str
-    claim: str
-    paper: str
-    study_label: str
-    study: StudyRecords | None
-    split: str
-    column: str
-    sign: int
-    note: str = ""
-
-    def row(self, n_boot: int = 200, seed=0) -> dict:
-        row = _Row(self.claim_id, self.claim, self.paper,
-                   f"Spearman rho of {self.column} with the agreed-from epoch "
-                   f"({self.split} set)", self.study_label)
-        if self.study is None:
-            return row.missing(self.study_label)
-        if self.study.statistics.get(self.split) is None:
-            return row.missing(f"the {self.split} statistics of {self.study_label}")
-        result = _correlation(self.study, self.split, self.column, n_boot, seed)
-        if result is None:
-            return row.result(verdict="not testable here",
-                              note=f"no {self.column} statistic for the {self.split} set")
-        return row.result(*result, sign=self.sign, note=self.note)
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many rows have each verdict (in :data:`VERDICTS` order, zeros left out)."""
+    counts = table["verdict"].value_counts()
+    return {v: int(counts[v]) for v in VERDICTS if v in counts}
 
 
-@dataclass(frozen=True)
-class RelationClaim:
-    """A claim that two columns of one statistics table correlate with ``sign`` over its
-    images (no training involved: e.g. harder images have higher entropy); ``table`` None:
-    not computed yet."""
-
-    claim_id: str
-    claim: str
-    paper: str
-    study_label: str
-    table: pd.DataFrame | None
-    x: str
-    y: str
-    sign: int
-    note: str = ""
-
-    def row(self, n_boot: int = 200, seed=0) -> dict:
-        row = _Row(self.claim_id, self.claim, self.paper,
-                   f"Spearman rho of {self.x} with {self.y} over the images", self.study_label)
-        if self.table is None:
-            return row.missing(self.study_label)
-        if self.x not in self.table or self.y not in self.table:
-            return row.result(verdict="not testable here",
-                              note=f"no {self.x} or {self.y} column")
-        result = spearman_test(self.table[self.x].to_numpy(np.float64),
-                               self.table[self.y].to_numpy(np.float64), n_boot=n_boot,
-                               n_perm=0, seed=seed)
-        return row.result(result["rho"], result["ci_low"], result["ci_high"], sign=self.sign,
-                          note=self.note)
+def _number(value, low=float("nan"), high=float("nan")) -> str:
+    if not np.isfinite(value):
+        return "-"
+    text = f"{value:+.3f}"
+    return text if not np.isfinite(low) else f"{text} [{low:+.3f}, {high:+.3f}]"
 
 
-#: Our reading of the appendix's "the more cluttered the image, the more irregular the entropy
-#: and segment image becomes" (Figs. 3, 10): images harder to search (higher Ionescu et al.
-#: score) have a higher mean entropy and more segments.
-CLUTTER_CLAIMS = (("entropy", "a higher entropy"), ("segments", "more segments"))
+def _p(p) -> str:
+    return "-" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
 
-def clutter_claims(table: pd.DataFrame | None, label: str) -> list[RelationClaim]:
-    """Fig. 3's claims on a statistics table with Ionescu difficulty (``vsd_score``)."""
-    return [RelationClaim(f"clutter-{column}-{label}", f"Images harder to search have {text}",
-                          "App. C, Figs. 3 and 10", label, table, "vsd_score", column, 1,
-                          note="our reading: 'more irregular' as a higher value")
-            for column, text in CLUTTER_CLAIMS]
+def format_claims(table: pd.DataFrame, width: int = 100) -> str:
+    """The claims table as text for a terminal ``width`` characters wide: per row the verdict,
+    the claim in its sentence, the study, our number with its interval over seed groups and
+    examples, the raw and Holm-adjusted p-values, the seed-group range, the learning-order
+    measures and the reason; the tally of verdicts last."""
+    import textwrap
+
+    width = max(60, int(width))
+    wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
+    out = []
+    for row in table.itertuples(index=False):
+        out.append(f"[{row.verdict}] {row.claim_id}  ({row.paper})")
+        out.append(wrap.fill(f"{row.claim}. Study: {row.study}. Measure: {row.measure}."))
+        facts = [f"ours {_number(row.value, row.ci_low, row.ci_high)}"]
+        if np.isfinite(row.p_value):
+            facts.append(f"p {_p(row.p_value)} (Holm {_p(row.p_holm)})")
+        if row.n_seed_groups >= 2:
+            facts.append(f"{int(row.n_seed_groups)} seed groups {row.seed_min:+.3f}.."
+                         f"{row.seed_max:+.3f}")
+        if np.isfinite(row.curve_change):
+            facts.append(f"curve {_number(row.curve_change, row.curve_low, row.curve_high)}")
+        if np.isfinite(row.within_class):
+            facts.append("within class "
+                         f"{_number(row.within_class, row.within_low, row.within_high)}")
+        if np.isfinite(row.never_agreed):
+            facts.append(f"never agreed {row.never_agreed:.1%}")
+        if np.isfinite(row.final_train_acc):
+            facts.append(f"final train acc {row.final_train_acc:.3f}")
+        out.append(wrap.fill("; ".join(facts)))
+        if isinstance(row.note, str) and row.note:
+            out.append(wrap.fill(f"why: {row.note}"))
+    counts = verdict_counts(table)
+    out.append("")
+    out.append(textwrap.fill(f"{len(table)} rows for {table['spec_id'].nunique()} claims: "
+                             + ", ".join(f"{n} {v}" for v, n in counts.items()), width))
+    return "\n".join(out)
 
 
-#: The paper's correlation claims on Pascal VOC (Sec. 5, Fig. 4): lower entropy, segment count,
-#: DCT share, fewer instances, larger boxes and easier images (Ionescu score) are learned
-#: first. Tuples of (column, sign of rho with the agreed-from epoch, what is learned first).
-PASCAL_CLAIMS = (("entropy", 1, "lower entropy"), ("segments", 1, "fewer segments"),
-                 ("dct_share", 1, "a lower DCT share"), ("instances", 1, "fewer instances"),
-                 ("bbox_area_share", -1, "larger boxes"),
-                 ("vsd_score", 1, "lower Ionescu et al. difficulty (easier to search)"))
-#: On the Pascal test set (Sec. 6, Fig. 7) the paper reports the entropy correlation again.
-PASCAL_TEST_CLAIMS = (("entropy", 1, "lower entropy"),)
-#: On KTH-TIPS2-b (Sec. 5, Fig. 5) the tendency is reversed: higher edge strength, segment
-#: count and DCT share are learned first (entropy is only in the appendix).
-TEXTURE_CLAIMS = (("segments", -1, "more segments"), ("dct_share", -1, "a higher DCT share"))
-#: On ImageNet (Sec. 5, Fig. 6) "first objects with higher segment count, entropy and number of
-#: relevant frequency coefficients are learned" (congruent with KTH-TIPS2-b, not Pascal).
-IMAGENET_CLAIMS = (("segments", -1, "more segments"), ("entropy", -1, "higher entropy"),
-                   ("dct_share", -1, "a higher DCT share"))
-
-
-def pascal_claims(study: StudyRecords | None, label: str,
-                  split: str = "train") -> list[CorrelationClaim]:
-    """The Pascal VOC correlation claims on ``study`` (``split``: the train set's of Fig. 4,
-    or the test set's entropy claim of Fig. 7)."""
-    items, paper = ((PASCAL_CLAIMS, "Sec. 5, Fig. 4") if split == "train"
-                    else (PASCAL_TEST_CLAIMS, "Sec. 6, Fig. 7"))
-    return [CorrelationClaim(f"voc-{column}-{split}-{label}",
-                             f"On Pascal VOC, images with {text} are learned first", paper,
-                             label, study, split, column, sign)
-            for column, sign, text in items]
-
-
-def imagenet_claims(study: StudyRecords | None, label: str, note: str = ""
-                    ) -> list[CorrelationClaim]:
-    """The ImageNet correlation claims (train set, Fig. 6) on ``study``."""
-    return [CorrelationClaim(f"imagenet-{column}-train-{label}",
-                             f"On ImageNet, images with {text} are learned first",
-                             "Sec. 5, Fig. 6", label, study, "train", column, sign, note)
-            for column, sign, text in IMAGENET_CLAIMS]
-
-
-def texture_claims(study: StudyRecords | None, label: str, split: str = "train",
-                   edge_statistic: str = "crisp_edges", note: str = "") -> list[CorrelationClaim]:
-    """The KTH-TIPS2-b correlation claims (reversed with respect to Pascal) on ``study``."""
-    items = (*TEXTURE_CLAIMS, (edge_statistic, -1, "stronger edges"))
-    return [CorrelationClaim(f"texture-{column}-{split}-{label}",
-                             f"On textures, images with {text} are learned first "
-                             "(reversed from Pascal)",
-                             "Sec. 5, Fig. 5", label, study, split, column, sign, note)
-            for column, sign, text in items]
-
-
-__all__ = ["CLAIM_COLUMNS", "CLUTTER_CLAIMS", "IMAGENET_CLAIMS", "PASCAL_CLAIMS", "QUOTES",
-           "TEXTURE_CLAIMS", "VERDICTS", "AgreementCurves", "CorrelationClaim", "RelationClaim",
-           "agreement_curves", "claims_table", "clutter_claims", "imagenet_claims",
-           "mixed_correct", "pascal_claims", "quote", "store_correct", "texture_claims"]
+__all__ = ["CLAIM_COLUMNS", "MIN_EPOCH", "RISING_ACCURACY", "AgreementCurves", "Estimate",
+           "Measure", "OrderData", "Studies", "StudyGroups", "agreement_curves",
+           "claims_table", "combine", "final_train_accuracy", "format_claims", "holm", "judge",
+           "mixed_correct", "resample_weights", "store_correct", "verdict_counts"]

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import shlex
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -35,13 +36,15 @@ from . import __version__
 from ._io import atomic_path, check_table_path, write_table
 from ._locks import LockHeld
 from .agreement import agreement_table
+from .claims import format_claims
 from .data import get_dataset
 from .data.base import check_subset
-from .errors import AgreementError, ConfigError, RecordStoreError, one_line
+from .errors import AgreementError, ConfigError, RecordStoreError, StudyMissing, one_line
 from .locations import Locations
 from .plots import agreement_figure
 from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
 from .report import learning_dynamics_table, summarize
+from .specification import VERDICTS
 from .statistics import (
     DEFAULT_STATISTICS,
     compute_statistics,
@@ -49,7 +52,7 @@ from .statistics import (
     statistics_table_path,
 )
 from .study import PROFILES, Workspace, study_caption, train_study
-from .study.claims import write_claims
+from .study.claims import read_claims, write_claims
 from .study.launch import LAUNCHERS, load_grid, run_grid
 from .study.runs import network_lock
 from .training import PRESETS, TrainConfig
@@ -481,22 +484,45 @@ def run_compact(args) -> int:
 # ------------------------------------------------------------------ claims
 def add_claims(commands) -> None:
     claims = commands.add_parser(
-        "claims", help="the paper's CIFAR-10 claims: our numbers, intervals, verdicts",
-        description="Compute the claims table of a profile from its finished studies (every "
-                    "claim the paper makes about CIFAR-10, our number with a bootstrap interval "
-                    "over examples and the range over seed groups, and a verdict), write it to "
-                    "<results>/<profile>/claims.csv and print it.")
+        "claims", help="the paper's claims: our numbers, intervals, verdicts",
+        description="Print the claims table of a profile as its build wrote it "
+                    "(<results>/<profile>/claims.csv): every entry of the claim specification "
+                    "(agreement_core/specification.py: the paper's statements in sections 3-6 "
+                    "and appendices B-E, on CIFAR-10, Pascal VOC, textures and ImageNet or their "
+                    "stand-ins), our number with its 95%% interval over seed groups and "
+                    "examples, raw and Holm-adjusted p-values, the learning-order measures and "
+                    "a verdict (reproduced, mixed, differs, inconclusive, not testable here, "
+                    "descriptive). --recompute computes it again from the record stores and "
+                    "writes it.")
     add_profile_option(claims)
+    claims.add_argument("--recompute", action="store_true",
+                        help="compute the table from the finished studies and write it")
     claims.add_argument("--n-boot", type=int, default=200,
-                        help="bootstrap resamples over examples (default: %(default)s)")
+                        help="bootstrap resamples over examples, with --recompute "
+                             "(default: %(default)s)")
+    claims.add_argument("--verdict", action="append", choices=VERDICTS,
+                        help="show only rows with this verdict (repeatable)")
+    claims.add_argument("--width", type=int, default=None,
+                        help="text width (default: the terminal's, at most 100)")
     add_data_options(claims)
 
 
 def run_claims(args) -> int:
-    table = write_claims(Workspace.open(args.profile, locations_of(args)), n_boot=args.n_boot)
-    shown = table.drop(columns=["claim", "paper", "quote"]).round(3)
-    with pd.option_context("display.width", 250, "display.max_colwidth", 70):
-        print(shown.to_string(index=False))
+    workspace = Workspace.open(args.profile, locations_of(args))
+    path = workspace.layout.claims_path
+    if args.recompute:
+        table = write_claims(workspace, n_boot=args.n_boot)
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        table = read_claims(path)
+        if table is None:
+            raise StudyMissing(f"no claims table of the current version at {path}: run "
+                             f"'python -m agreement_core claims --profile {args.profile} "
+                             "--recompute' (or build the profile)")
+    if args.verdict:
+        table = table[table["verdict"].isin(args.verdict)]
+    width = args.width or min(100, shutil.get_terminal_size((100, 24)).columns)
+    print(format_claims(table, width))
     return 0
 
 

@@ -398,7 +398,7 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xs, ys, ~(np.isnan(xs) | np.isnan(ys))
 
 
-def _tie_groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tie_groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sort order, start (in sorted order) of each run of equal values, and each element's
     run index (runs numbered in increasing value)."""
     order = np.argsort(v, kind="stable")
@@ -431,14 +431,16 @@ def _weighted_ranks(w: np.ndarray, ties) -> np.ndarray:
     return run_rank[:, gid]
 
 
-def _resample_spearman(w: np.ndarray, tx, ty) -> np.ndarray:
-    """Spearman's rho of each resample given by the multiplicities ``w`` (B, n).
+def resample_spearman(w: np.ndarray, tx, ty) -> np.ndarray:
+    """Spearman's rho of each resample given by the multiplicities ``w`` (B, n); ``tx``,
+    ``ty``: :func:`tie_groups` of x and y.
 
     Equals ranking each resampled (x, y) pair list with average ranks and taking Pearson's
     correlation, without sorting per resample. NaN where a resample is constant in x or y.
     """
-    n = w[0].sum()
-    centre = (n + 1) / 2  # the mean of n average ranks
+    # The mean of n average ranks is (n + 1) / 2; resamples may differ in size (a subset of
+    # the examples of a resample of all of them, e.g. one class).
+    centre = (w.sum(axis=1, keepdims=True) + 1) / 2
     dx = _weighted_ranks(w, tx) - centre
     dy = _weighted_ranks(w, ty) - centre
     wdx = w * dx
@@ -486,7 +488,7 @@ def spearman(x, y) -> float:
     xs, ys, ok = _pair(x, y)
     if np.count_nonzero(ok) < 2:
         return float("nan")
-    return _pearson(_average_ranks(_tie_groups(xs[ok])), _average_ranks(_tie_groups(ys[ok])))
+    return _pearson(_average_ranks(tie_groups(xs[ok])), _average_ranks(tie_groups(ys[ok])))
 
 
 class _Group:
@@ -494,8 +496,8 @@ class _Group:
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         self.n = x.size
-        self.tx = _tie_groups(x)
-        self.ty = _tie_groups(y)
+        self.tx = tie_groups(x)
+        self.ty = tie_groups(y)
         rx = _average_ranks(self.tx)
         ry = _average_ranks(self.ty)
         # An empty group (every pair dropped) has no mean; it is unusable below.
@@ -519,7 +521,7 @@ class _Group:
             idx = rng.integers(0, self.n, size=(b, self.n))
             idx += np.arange(b)[:, None] * self.n
             w = np.bincount(idx.ravel(), minlength=b * self.n).reshape(b, self.n)
-            out[start:start + b] = _resample_spearman(w.astype(np.float64), self.tx, self.ty)
+            out[start:start + b] = resample_spearman(w.astype(np.float64), self.tx, self.ty)
         return out
 
     def permutations(self, n_perm: int, rng: np.random.Generator) -> np.ndarray:

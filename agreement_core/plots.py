@@ -782,40 +782,72 @@ def show_statistic_panels_per_study(studies: dict, split: str, columns: dict, **
 
 
 #: Background of each verdict in the claims table (colour-blind-safe, light enough for text).
-VERDICT_COLOURS = {"reproduced": "#d9f0d3", "differs": "#fbd3c6",
-                   "not testable here": "#e8e8e8", "not run yet": "#fff3bf"}
+VERDICT_COLOURS = {"reproduced": "#d9f0d3", "mixed": "#fee8a8", "differs": "#fbd3c6",
+                   "inconclusive": "#e6e0f2", "not testable here": "#e8e8e8",
+                   "descriptive": "#f2f2f2"}
+
+
+def _claim_number(value, low, high, fmt="{:+.3f}") -> str:
+    if pd.isna(value):
+        return ""
+    text = fmt.format(value)
+    return text if pd.isna(low) else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def _p_text(p) -> str:
+    return "" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _seed_text(row) -> str:
+    n = int(row.n_seed_groups) if not pd.isna(row.n_seed_groups) else 0
+    return "" if n < 2 else f"{row.seed_min:+.3f} to {row.seed_max:+.3f} ({n})"
+
+
+def _order_text(row) -> str:
+    """The learning-order measures beside the primary one: curve and within class."""
+    parts = []
+    if not pd.isna(row.curve_change):
+        parts.append("curve " + _claim_number(row.curve_change, row.curve_low, row.curve_high))
+    if not pd.isna(row.within_class):
+        parts.append("within class "
+                     + _claim_number(row.within_class, row.within_low, row.within_high))
+    if not pd.isna(row.never_agreed):
+        parts.append(f"never agreed {row.never_agreed:.1%}")
+    return "; ".join(parts)
 
 
 def claims_view(table: pd.DataFrame):
-    """The claims table as the book shows it: one line per claim, the number with its
-    interval over examples and its range over seed groups, the verdict coloured.
+    """The claims table as the book shows it: one line per claim and study, the verdict
+    first (coloured), our number with its interval over seed groups and examples, the raw and
+    Holm-adjusted p-values, the range over seed groups and the learning-order measures.
 
     ``table`` has the columns of :data:`agreement_core.claims.CLAIM_COLUMNS`; returns a
     pandas ``Styler``.
     """
-    def number(value, low, high, fmt="{:+.3f}"):
-        if pd.isna(value):
-            return ""
-        text = fmt.format(value)
-        return text if pd.isna(low) else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
-
     shown = pd.DataFrame({
+        "verdict": table["verdict"],
         "claim (paper)": table["claim"] + " (" + table["paper"] + ")",
         "study": table["study"],
-        "measure": table["measure"],
-        "ours [95% CI over examples]": [number(*r) for r in
-                                        table[["value", "ci_low", "ci_high"]].itertuples(
-                                            index=False)],
-        "seed groups (min to max)": [
-            "" if n < 2 else f"{lo:+.3f} to {hi:+.3f} ({n})" for lo, hi, n in
-            table[["seed_min", "seed_max", "n_seed_groups"]].itertuples(index=False)],
-        "verdict": table["verdict"],
+        "ours [95% CI]": [_claim_number(*r) for r in
+                          table[["value", "ci_low", "ci_high"]].itertuples(index=False)],
+        "p (Holm)": [f"{_p_text(p)} ({_p_text(h)})" if not pd.isna(p) else ""
+                     for p, h in zip(table["p_value"], table["p_holm"], strict=True)],
+        "seed groups": [_seed_text(r) for r in table.itertuples(index=False)],
+        "curve, within class, never agreed": [_order_text(r)
+                                              for r in table.itertuples(index=False)],
         "note": table["note"].fillna(""),
     })
     return (shown.style.hide(axis="index")
             .map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}",
                  subset=["verdict"])
             .set_properties(**{"text-align": "left", "white-space": "normal"}))
+
+
+def verdict_summary(table: pd.DataFrame) -> str:
+    """``"3 reproduced, 1 differs, ..."``: the count of each verdict, in the specification's
+    order."""
+    counts = table["verdict"].value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICT_COLOURS if v in counts) or "none"
 
 
 def p_value_text(p: float, n_perm: int) -> str:
@@ -841,17 +873,10 @@ def correlation_view(table: pd.DataFrame, n_perm: int):
     return style.set_properties(**{"text-align": "left"})
 
 
-def _claim_number(value, low, high, fmt="{:+.3f}") -> str:
-    if pd.isna(value):
-        return ""
-    text = fmt.format(value)
-    return text if pd.isna(low) else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
-
-
 def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
-    """A figure page's verdict as HTML: each of the paper's claims in its own words, our
-    numbers with their intervals, and the verdict; then how our setup differs from the
-    paper's, as the likeliest reasons for any difference.
+    """A figure page's verdict as HTML: each of the paper's claims in its own words, then per
+    study the verdict, our number with its interval (over seed groups and examples), the
+    learning-order measures and the reason; then how our setup differs from the paper's.
 
     Parameters
     ----------
@@ -871,34 +896,31 @@ def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
              '<p class="claim-verdicts-title">The paper says, we measure</p>']
     for (quote, paper), rows in table.groupby(["quote", "paper"], sort=False):
         parts.append(f'<blockquote>&ldquo;{esc(quote)}&rdquo; <cite>({esc(paper)})</cite>'
-                     '</blockquote>' if quote else f"<p><em>{esc(rows['claim'].iloc[0])}</em> "
-                     f"<cite>({esc(paper)})</cite></p>")
-        seeded = bool((rows["n_seed_groups"] >= 2).any())
-        parts.append("<table><thead><tr><th>claim (measure)</th><th>study</th>"
-                     "<th>ours [95% CI over examples]</th>"
-                     + ("<th>seed groups</th>" if seeded else "") + "<th>verdict</th>"
-                     "</tr></thead><tbody>")
+                     '</blockquote>')
+        parts.append("<table><thead><tr><th>verdict</th><th>claim (measure)</th><th>study</th>"
+                     "<th>ours [95% CI]</th><th>also</th></tr></thead><tbody>")
         for row in rows.itertuples(index=False):
-            seeds = ("" if row.n_seed_groups < 2 else
-                     f"{row.seed_min:+.3f} to {row.seed_max:+.3f} ({row.n_seed_groups})")
             note = f'<br><small>{esc(row.note)}</small>' if isinstance(row.note, str) \
                 and row.note else ""
+            seeds = _seed_text(row)
+            also = "; ".join(x for x in (
+                f"seed groups {seeds}" if seeds else "",
+                f"Holm p {_p_text(row.p_holm)}" if not pd.isna(row.p_holm) else "",
+                _order_text(row)) if x)
             colour = VERDICT_COLOURS.get(row.verdict, "white")
             parts.append(
-                f"<tr><td>{esc(row.claim)}<br><small>{esc(row.measure)}</small></td>"
-                f"<td>{esc(row.study)}</td>"
+                f"<tr><td style=\"background-color: {colour}\"><strong>{esc(row.verdict)}"
+                f"</strong></td><td>{esc(row.claim)}<br><small>{esc(row.measure)}</small>"
+                f"{note}</td><td>{esc(row.study)}</td>"
                 f"<td>{esc(_claim_number(row.value, row.ci_low, row.ci_high))}</td>"
-                + (f"<td>{esc(seeds)}</td>" if seeded else "")
-                + f"<td style=\"background-color: {colour}\">"
-                f"<strong>{esc(row.verdict)}</strong>{note}</td></tr>")
+                f"<td><small>{esc(also)}</small></td></tr>")
         parts.append("</tbody></table>")
-    counts = table["verdict"].value_counts()
-    summary = ", ".join(f"{counts[v]} {v}" for v in VERDICT_COLOURS if v in counts)
-    parts.append(f'<p class="claim-verdicts-summary">Verdicts: {esc(summary or "none")}.'
+    parts.append(f'<p class="claim-verdicts-summary">Verdicts: {esc(verdict_summary(table))}.'
                  "</p>")
     if differences:
         lead = ("Where we differ, the likeliest reasons are how our setup differs from the "
-                "paper's:" if "differs" in counts else "How our setup differs from the paper's:")
+                "paper's:" if (table["verdict"] == "differs").any()
+                else "How our setup differs from the paper's:")
         parts.append(f"<p>{lead}</p><ul>"
                      + "".join(f"<li>{esc(d)}</li>" for d in differences) + "</ul>")
     parts.append("</div>")

@@ -1,122 +1,107 @@
-"""The claims table of a profile: its studies gathered, the table computed and written.
+"""The claims table of a profile: its studies gathered, the table computed, written and read.
 
 :func:`agreement_core.claims.claims_table` computes; this module knows which of the profile's
-studies each claim needs (the main study's seed groups, the architecture families, the mixed
-group, random labels, the batch sizes) and where the table is written
-(``<results>/<profile>/claims.csv``), so the book and the closing notes cite the same numbers.
+studies each claim needs (every seed group of the main study and of the seeded ablations, the
+architecture families, the mixed group, random labels, the batch sizes, Pascal VOC, the
+texture and ImageNet stand-ins) and where the table is written
+(``<results>/<profile>/claims.csv``), so the book, the command line and the closing notes
+cite the same numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from .._io import write_table
-from ..claims import (
-    CLAIM_COLUMNS,
-    claims_table,
-    clutter_claims,
-    imagenet_claims,
-    pascal_claims,
-    texture_claims,
-)
+from ..claims import CLAIM_COLUMNS, Studies, StudyGroups, claims_table
 from ..errors import StudyMissing
 from ..records import RecordStore
-from .runs import is_complete, study_statistics
+from ..specification import SPEC_BY_ID
+from ..training import TrainConfig
+from .runs import dataset_available, is_complete, study_statistics
 from .workspace import Workspace
 
-
-@dataclass(frozen=True)
-class _Study:
-    """A study's records and its statistics tables (split -> table)."""
-
-    store: RecordStore
-    statistics: dict
+#: How the table names the stand-ins.
+STAND_INS = {"imagenette": "Imagenette", "dtd": "DTD"}
 
 
-def _finished(workspace: Workspace, config) -> RecordStore | None:
-    path = workspace.layout.study_dir(config)
-    return RecordStore.open(path) if is_complete(path) else None
-
-
-def _with_statistics(workspace: Workspace, config) -> _Study | None:
-    store = _finished(workspace, config)
-    return None if store is None else _Study(store, study_statistics(workspace, store,
-                                                                     config.dataset))
-
-
-def dataset_claims(workspace: Workspace) -> list:
-    """The correlation claims on ImageNet (or its stand-in Imagenette), Pascal VOC (each
-    architecture of Figs. 4 and 18, and the test set of Fig. 7) and on the texture dataset
-    (DTD standing in for KTH-TIPS2-b), for the profile's studies; and Fig. 3's claim on the
-    VOC statistics alone (harder images are more cluttered)."""
-    profile, claims = workspace.profile, []
-    if "imagenet" in profile.studies:
-        config = profile.config("imagenet")
-        stand_in = config.dataset != "imagenet"
-        claims += imagenet_claims(
-            _with_statistics(workspace, config),
-            f"{'Imagenette' if stand_in else 'ImageNet'} {config.arch}",
-            note="Imagenette stands in for ImageNet" if stand_in else "")
-    if "voc" in profile.studies:
-        base = profile.config("voc")
-        for arch in dict.fromkeys((base.arch, *profile.voc_architectures)):
-            config = profile.config("voc", arch=arch)
-            study = _with_statistics(workspace, config)
-            claims += pascal_claims(study, f"VOC {arch}")
-            if arch == base.arch:
-                claims += pascal_claims(study, f"VOC {arch}", split="test")
-        path = workspace.layout.statistics_path("voc", "train")
-        claims += clutter_claims(pd.read_parquet(path) if path.is_file() else None,
-                                 "VOC train images")
-    if "dtd" in profile.studies:
-        config = profile.config("dtd")
-        claims += texture_claims(_with_statistics(workspace, config), f"DTD {config.arch}",
-                                 note="DTD stands in for KTH-TIPS2-b")
-    return claims
-
-
-def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.DataFrame:
-    """The claims table of ``workspace``'s profile from its finished studies.
-
-    The main study's seed groups that are finished give the seed range (the first seed group
-    must be finished); architectures, random labels and batch sizes without finished results
-    get the verdict "not run yet". The mixed group is network 0 of every architecture trained
-    for as many epochs as the main study.
-    """
+def _groups(workspace: Workspace, config: TrainConfig, label: str) -> StudyGroups:
+    """``config`` and its seed variants (when its role is seeded, or it is the main study):
+    the finished ones, with the statistics tables of its dataset."""
     profile = workspace.profile
-    main = {}
-    for seed_group, config in profile.seed_group_configs().items():
-        store = _finished(workspace, config)
-        if store is not None:
-            main[seed_group] = _Study(store, study_statistics(workspace, store, "cifar10"))
-    if not main:
+    configs = [config, *profile.seed_variants(config).values()]
+    stores = []
+    for c in configs:
+        path = workspace.layout.study_dir(c)
+        if is_complete(path):
+            stores.append(RecordStore.open(path))
+    present = dataset_available(config.dataset, workspace.locations)
+    statistics = study_statistics(workspace, stores[0], config.dataset) if stores else {}
+    return StudyGroups(label, stores, statistics, present=present,
+                       parameters=parameter_count(config))
+
+
+def parameter_count(config: TrainConfig) -> int | None:
+    """The number of parameters of ``config``'s network (its capacity)."""
+    from ..models import build_model  # torch models: only when a table is computed
+
+    try:
+        model = build_model(config.arch, num_classes=getattr(config, "num_classes", None) or 10,
+                            image_size=config.crop or config.image_size or 32)
+    except Exception:  # an architecture that cannot be built here has no count
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
+def profile_studies(workspace: Workspace) -> Studies:
+    """Every study of ``workspace``'s profile the claims need, each with its seed groups."""
+    profile = workspace.profile
+    base = profile.config("cifar10")
+    main = _groups(workspace, base, f"{base.arch} (main)")
+    if not main.stores:
         raise StudyMissing(f"profile {profile.name!r}: the main study has no finished results, "
                            "so the paper's claims cannot be tested yet; run 'python -m "
                            f"agreement_core build --profile {profile.name}'")
-    base = profile.config("cifar10")
-    architectures = {arch: _finished(workspace, profile.config("cifar10", arch=arch))
-                     for arch in profile.architectures}
-    mixed = [store for arch, store in architectures.items()
-             if store is not None and store.num_epochs == base.epochs]
-    random_labels = _finished(workspace, profile.config("cifar10-random-labels"))
+    # Every finished seed group of a study counts: the profile trains them for the main
+    # study and its seeded roles (``Profile.seeded_roles``), none for the others.
+
+    def groups(config: TrainConfig, label: str) -> StudyGroups:
+        return main if config == base else _groups(workspace, config, label)
+
+    families = {}
+    for arch in profile.architectures:
+        config = profile.config("cifar10", arch=arch)
+        families[arch] = groups(config, arch)
+    mixed = [s for s in families.values() if s.stores and s.stores[0].num_epochs == base.epochs]
+    random_labels = groups(profile.config("cifar10-random-labels"), "random labels")
     small, large = min(profile.batch_sizes), max(profile.batch_sizes)
     batch_sizes = {f"fixed lr {base.lr:g}": (
-        _finished(workspace, profile.config("cifar10", batch_size=small)),
-        _finished(workspace, profile.config("cifar10", batch_size=large)))}
+        groups(profile.config("cifar10", batch_size=small), f"batch {small}, lr {base.lr:g}"),
+        groups(profile.config("cifar10", batch_size=large), f"batch {large}, lr {base.lr:g}"))}
     if profile.scaled_lr_batch_sizes:
-        small_s, large_s = min(profile.scaled_lr_batch_sizes), max(profile.scaled_lr_batch_sizes)
+        s, g = min(profile.scaled_lr_batch_sizes), max(profile.scaled_lr_batch_sizes)
         batch_sizes["lr scaled with batch"] = (
-            _finished(workspace, profile.scaled_lr_config(small_s)),
-            _finished(workspace, profile.scaled_lr_config(large_s)))
-    statistics = next(iter(main.values())).statistics
-    edges = next((c for c in ("crisp_edges", "sobel_edges")
-                  if any(c in table for table in statistics.values())), "sobel_edges")
-    return claims_table(main, architectures=architectures,
-                        mixed=mixed if len(mixed) > 1 else None, random_labels=random_labels,
-                        batch_sizes=batch_sizes, edge_statistic=edges,
-                        correlation_claims=dataset_claims(workspace), n_boot=n_boot, seed=seed)
+            groups(profile.scaled_lr_config(s), f"batch {s}, lr {profile.scaled_lr(s):g}"),
+            groups(profile.scaled_lr_config(g), f"batch {g}, lr {profile.scaled_lr(g):g}"))
+    studies = Studies(main=main, families=families, mixed=mixed if len(mixed) > 1 else [],
+                      random_labels=random_labels, batch_sizes=batch_sizes,
+                      kth_present=dataset_available("kth", workspace.locations))
+    if "voc" in profile.studies:
+        voc = profile.config("voc")
+        for arch in dict.fromkeys((voc.arch, *profile.voc_architectures)):
+            config = profile.config("voc", arch=arch)
+            studies.voc[arch] = groups(config, f"VOC {arch}")
+    for role, attr in (("dtd", "texture"), ("imagenet", "imagenet")):
+        if role in profile.studies:
+            config = profile.config(role)
+            name = STAND_INS.get(config.dataset, config.dataset)
+            setattr(studies, attr, groups(config, f"{name} {config.arch}"))
+    return studies
+
+
+def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.DataFrame:
+    """The claims table of ``workspace``'s profile from its finished studies."""
+    return claims_table(profile_studies(workspace), n_boot=n_boot, seed=seed)
 
 
 def write_claims(workspace: Workspace, **options) -> pd.DataFrame:
@@ -126,16 +111,24 @@ def write_claims(workspace: Workspace, **options) -> pd.DataFrame:
     return table
 
 
-def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
-    """The profile's ``claims.csv`` as ``build`` wrote it (computed and written if absent),
-    so the book and the closing notes cite the same numbers."""
-    path = workspace.layout.claims_path
-    if not path.is_file():
-        return write_claims(workspace, **options)
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    if any(c not in table for c in CLAIM_COLUMNS):  # written by an older version
-        return write_claims(workspace, **options)
+def read_claims(path) -> pd.DataFrame | None:
+    """A written claims table, or None when it is absent or from an older version (other
+    columns, or a claim the specification no longer has)."""
+    try:
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        return None
+    if list(table.columns) != CLAIM_COLUMNS or not set(table["spec_id"]) <= set(SPEC_BY_ID):
+        return None
     return table
 
 
-__all__ = ["load_claims", "profile_claims", "write_claims"]
+def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
+    """The profile's ``claims.csv`` as ``build`` wrote it (computed and written if absent or
+    older), so the book and the closing notes cite the same numbers."""
+    table = read_claims(workspace.layout.claims_path)
+    return write_claims(workspace, **options) if table is None else table
+
+
+__all__ = ["load_claims", "parameter_count", "profile_claims", "profile_studies",
+           "read_claims", "write_claims"]

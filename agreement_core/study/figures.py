@@ -27,6 +27,7 @@ from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
 from ..records import RecordStore
 from ..report import easy_and_hard_examples, examples_across_learning_order
+from ..specification import SPEC_BY_ID
 from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
@@ -399,6 +400,24 @@ def given_parameters(namespace: Mapping) -> set[str]:
             and not callable(value)}
 
 
+def select_claims(table: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    """The rows of a claims table whose ``claim_id`` is or starts with one of ``names``
+    (``name + "-"``); every name must be, or extend, an id of the claim specification and
+    match at least one row."""
+    names = list(names)
+    for name in names:
+        if not any(name == s or name.startswith(s + "-") or s.startswith(name + "-")
+                   for s in SPEC_BY_ID):
+            raise ConfigError(f"{name!r} is not a claim of the specification "
+                              "(agreement_core/specification.py); known: "
+                              f"{', '.join(SPEC_BY_ID)}")
+    chosen = table[[any(i == c or i.startswith(c + "-") for c in names)
+                    for i in table["claim_id"]]]
+    if chosen.empty:
+        raise ConfigError(f"no row of the claims table matches {names}")
+    return chosen
+
+
 @dataclass
 class FigureSession:
     """A notebook's parameters as one object: the workspace, the study overrides, and
@@ -653,21 +672,21 @@ class FigureSession:
 
     def verdict(self, *claims: str, roles: Iterable[str] = ("cifar10",),
                 archs: Iterable[str] | None = None):
-        """The figure page's verdict: the claims whose ids are or start with one of
-        ``claims`` (e.g. ``"arch"``, ``"voc-vsd_score"``), each with the paper's sentence,
-        our number and its verdict, and how the studies of ``roles`` differ from the paper's
-        (:meth:`setup_differences`, with ``archs``). Shown as HTML in a notebook.
+        """The figure page's verdict: the rows of the claims table whose ids are or start
+        with one of ``claims`` (e.g. ``"arch"``, ``"voc-vsd_score"``), each with the paper's
+        sentence, our number and its verdict, and how the studies of ``roles`` differ from
+        the paper's (:meth:`setup_differences`, with ``archs``). Shown as HTML in a notebook.
+
+        Every name must belong to an entry of the claim specification
+        (:data:`agreement_core.specification.SPECIFICATION`): a page cannot show a claim that
+        is not specified.
         """
         from IPython.display import HTML
 
         from .. import plots
 
-        table = self.claims()
-        chosen = table[[any(i == c or i.startswith(c + "-") for c in claims)
-                        for i in table["claim_id"]]]
-        if chosen.empty:
-            raise ConfigError(f"no claim of the claims table matches {claims}")
-        return HTML(plots.verdict_box(chosen, self.setup_differences(*roles, archs=archs)))
+        return HTML(plots.verdict_box(select_claims(self.claims(), claims),
+                                      self.setup_differences(*roles, archs=archs)))
 
     def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
         """The profile's statistics tables of ``dataset`` (see :func:`load_statistics`)."""
