@@ -420,3 +420,23 @@ def test_setup_differences_name_underfitting_from_the_committed_voc_study(data_r
     assert voc_reasons.startswith("voc: ") and "network resnet50 (the paper: densenet121)" \
         in voc_reasons
     assert f"mean train accuracy {correct.mean():.1%}" in voc_reasons
+
+
+def test_readme_states_the_committed_tally_and_the_tables_intervals():
+    """The README's verdict tally and the intervals its figure caption cites are the
+    committed table's."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    table = pd.read_csv(REPO / "results" / "full" / "claims.csv",
+                        keep_default_na=False, na_values=[""])
+    counts = verdict_counts(table)
+    tally = ", ".join(f"{n} {v}" for v, n in counts.items())
+    assert (f"the paper's {table['spec_id'].nunique()} claims, tested on {len(table)} "
+            f"claim-study rows, read {tally}.") in readme
+    rows = table.set_index("claim_id")
+    for claim_id in ("cifar10-stat-sobel_edges", "soft-label-entropy"):
+        row = rows.loc[claim_id]
+        value = f"{row['value']:+.3f}".lstrip("+")
+        interval = f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        assert f"{value} with the agreed-from epoch, 95% CI {interval}" in readme \
+            or f"rho = {f'{row.value:+.3f}'} {interval}" in readme, \
+            f"README does not cite {claim_id} as {value} {interval}"

@@ -236,11 +236,13 @@ PROFILES: dict[str, Profile] = {
                         modes=("curriculum", "anti", "random", "standard")),
         own_loop=_OWN_LOOP,
         pruning=_PRUNING,  # the same experiment as the default profile's: run once, shared
-        # The cheap ablations get the main study's seed groups (claims need >= 3 groups):
-        # cheapest first, so an interrupted run leaves the most verdicts decided.
-        seeded_roles=("cifar10-lenet5_bn", "cifar10-batch512", "cifar10-batch64",
-                      "cifar10-batch512-scaled-lr", "cifar10-batch64-scaled-lr",
-                      "cifar10-random-labels"),
+        # The cheap ablations get the main study's seed groups (claims need >= 3 groups),
+        # those whose networks fit their train set first (the others stay inconclusive
+        # whatever their seeds: LeNet-5 reaches a final train accuracy of about 0.8 in 15
+        # epochs, batch 512 at lr 0.4 0.77-0.93), cheapest first among them.
+        seeded_roles=("cifar10-batch512", "cifar10-batch64", "cifar10-batch64-scaled-lr",
+                      "cifar10-random-labels", "cifar10-lenet5_bn",
+                      "cifar10-batch512-scaled-lr"),
     ),
     "paper": Profile(
         name="paper",
