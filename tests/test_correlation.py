@@ -9,8 +9,8 @@ from scipy import stats
 
 from agreement_core.agreement import example_dynamics_table
 from agreement_core.correlation import (
-    _resample_spearman,
-    _tie_groups,
+    resample_spearman,
+    tie_groups,
     agreement_curves,
     categorical_agreement_shares,
     correlation_table,
@@ -227,9 +227,14 @@ def test_resample_spearman_equals_ranking_each_resample():
     y[:6] = y[6]
     idx = rng.integers(0, n, size=(30, n))
     w = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(float)
-    got = _resample_spearman(w, _tie_groups(x), _tie_groups(y))
+    got = resample_spearman(w, tie_groups(x), tie_groups(y))
     expected = [stats.spearmanr(x[row], y[row]).statistic for row in idx]
     np.testing.assert_allclose(got, expected, atol=1e-12)
+    # Resamples of different sizes (a subset of the examples of each resample, e.g. a class).
+    keep = np.arange(n) % 3 == 0
+    sub = resample_spearman(w[:, keep], tie_groups(x[keep]), tie_groups(y[keep]))
+    expected = [stats.spearmanr(x[row[keep[row]]], y[row[keep[row]]]).statistic for row in idx]
+    np.testing.assert_allclose(sub, expected, atol=1e-12)
 
 
 def test_spearman_test_deterministic_and_valid():

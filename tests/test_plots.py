@@ -342,17 +342,29 @@ def test_p_values_at_the_permutation_floor_read_as_a_bound():
 
 
 def test_the_verdict_box_quotes_numbers_and_reasons():
+    from agreement_core.claims import CLAIM_COLUMNS
+
+    nan = float("nan")
+    base = dict.fromkeys(CLAIM_COLUMNS, nan)
     table = pd.DataFrame([
-        {"claim_id": "a", "claim": "Agreement <exceeds> the bound", "paper": "Sec. 3",
-         "quote": "We found agreement.", "measure": "area", "study": "s", "value": 0.25,
-         "ci_low": 0.2, "ci_high": 0.3, "seed_min": 0.21, "seed_max": 0.27,
-         "n_seed_groups": 3, "verdict": "reproduced", "note": ""},
-        {"claim_id": "b", "claim": "Edges fall", "paper": "App.", "quote": "",
-         "measure": "rho", "study": "s", "value": 0.1, "ci_low": 0.05, "ci_high": 0.15,
-         "seed_min": float("nan"), "seed_max": float("nan"), "n_seed_groups": 1,
-         "verdict": "differs", "note": "the opposite sign"}])
+        {**base, "spec_id": "a", "claim_id": "a", "claim": "Agreement <exceeds> the bound",
+         "paper": "Sec. 3", "quote": "We found agreement.", "measure": "area", "study": "s",
+         "value": 0.25, "ci_low": 0.2, "ci_high": 0.3, "seed_min": 0.21, "seed_max": 0.27,
+         "n_seed_groups": 3, "p_value": 0.0004, "p_holm": 0.02, "verdict": "reproduced",
+         "note": ""},
+        {**base, "spec_id": "b", "claim_id": "b", "claim": "Edges fall", "paper": "App.",
+         "quote": "Edges fall slightly.", "measure": "rho", "study": "s", "value": 0.1,
+         "ci_low": 0.05, "ci_high": 0.15, "n_seed_groups": 1, "curve_change": 0.3,
+         "curve_low": 0.1, "curve_high": 0.5, "never_agreed": 0.25,
+         "verdict": "inconclusive", "note": "1 seed group"}])
     html = plots.verdict_box(table, ["5,000 training images (the paper: 50,000)"])
     assert "&ldquo;We found agreement.&rdquo;" in html and "&lt;exceeds&gt;" in html
     assert "+0.250 [+0.200, +0.300]" in html and "+0.210 to +0.270 (3)" in html
-    assert "1 reproduced, 1 differs" in html and "the opposite sign" in html
-    assert "likeliest reasons" in html and "50,000" in html
+    assert "Holm p 0.020" in html and "curve +0.300 [+0.100, +0.500]" in html
+    assert "never agreed 25.0%" in html
+    assert "1 reproduced, 1 inconclusive" in html and "1 seed group" in html
+    assert "50,000" in html
+    # The verdict is the first column: it stays on screen on a phone.
+    assert html.index("<th>verdict</th>") < html.index("<th>claim (measure)</th>")
+    styled = plots.claims_view(table).to_html()
+    assert "0.020" in styled and styled.index("verdict") < styled.index("claim (paper)")
