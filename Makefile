@@ -14,9 +14,16 @@ ifneq ($(wildcard ../shared/datasets),)
 export AGREEMENT_MIRROR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: study book test lint install browser clean doc-images
+.PHONY: study book test lint install browser clean doc-images settings
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed settings
+
+# What this set-up chose for the data, written where the package finds it without
+# environment variables (agreement_core/locations.py): so that a notebook run by hand
+# (`papermill notebooks/fig4_pascal.ipynb out.ipynb -p arch resnet50`) uses the same data.
+settings:
+	@printf '{"data_root": "%s", "mirror": "%s"}\n' "$(AGREEMENT_DATA_ROOT)" \
+	  "$(AGREEMENT_MIRROR)" > .agreement.json
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,4 +61,4 @@ doc-images: install browser
 	AGREEMENT_UPDATE_DOC_IMAGES=1 $(BIN)/python -m pytest tests/test_book.py -k documentation_screenshots
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/notebooks
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/notebooks .agreement.json

@@ -1,7 +1,9 @@
 """Where things live: the data root, the optional offline mirror, and the results root.
 
 Resolution order for each: an explicit value, then the environment variable, then the
-default.
+checkout's settings file (``.agreement.json`` in the study's checkout, written by ``make``:
+what the set-up chose, so that ``papermill notebooks/... out.ipynb`` typed after ``make
+study`` finds the same data without environment variables), then the default.
 
 - ``AGREEMENT_DATA_ROOT``: where datasets are stored or extracted
   (default ``~/.cache/agreement_core/data``).
@@ -19,6 +21,7 @@ directory) through every signature.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ MIRROR_ENV = "AGREEMENT_MIRROR"
 RESULTS_ENV = "AGREEMENT_RESULTS"
 PROJECT_ENV = "AGREEMENT_PROJECT"
 DEFAULT_DATA_ROOT = Path("~/.cache/agreement_core/data")
+#: The checkout's settings file (JSON: ``data_root``, ``mirror``), beside ``_config.yml``.
+SETTINGS_FILE = ".agreement.json"
 # The checkout this package was imported from (an installed package: site-packages).
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -63,15 +68,42 @@ def project_root(project: str | os.PathLike | None = None) -> Path | None:
 
 
 
+def project_settings() -> dict[str, str]:
+    """The checkout's settings file (:data:`SETTINGS_FILE`), {} when there is none.
+
+    Raises
+    ------
+    ConfigError
+        The file is not a JSON object of strings (named, with what to do).
+    """
+    root = project_root()
+    path = root / SETTINGS_FILE if root is not None else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path} is not readable JSON ({error}); delete it or rerun "
+                          "'make install'") from None
+    if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
+        raise ConfigError(f"{path} must hold a JSON object of paths (data_root, mirror); "
+                          "delete it or rerun 'make install'")
+    return settings
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Return the data root: ``root``, else ``$AGREEMENT_DATA_ROOT``, else the default."""
-    value = root if root is not None else os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
+    """Return the data root: ``root``, else ``$AGREEMENT_DATA_ROOT``, else the checkout's
+    settings file, else the default."""
+    value = (root if root is not None else os.environ.get(DATA_ROOT_ENV)
+             or project_settings().get("data_root") or DEFAULT_DATA_ROOT)
     return Path(value).expanduser()
 
 
 def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
-    """Return the mirror directory: ``mirror``, else ``$AGREEMENT_MIRROR``, else ``None``."""
-    value = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    """Return the mirror directory: ``mirror``, else ``$AGREEMENT_MIRROR``, else the
+    checkout's settings file, else ``None``."""
+    value = (mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+             or project_settings().get("mirror"))
     return Path(value).expanduser() if value else None
 
 

@@ -283,3 +283,27 @@ def test_training_budget_counts_measures_and_estimates(tmp_path, data_root, mirr
     # ... one of another network has no estimate, and an absent dataset is said as such.
     assert np.isnan(table.loc["cifar10-lenet5_bn", "left_s"])
     assert table.loc["kth", "status"] == "kth absent"
+
+
+def test_the_checkouts_settings_file_places_the_data_without_environment(tmp_path,
+                                                                          monkeypatch):
+    """`make` writes .agreement.json; a notebook typed by hand after `make study` finds the
+    same data root and mirror with no environment variables; the environment still wins."""
+    from agreement_core import locations
+
+    project = tmp_path / "checkout"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "_config.yml").write_text("title: x\n")
+    monkeypatch.setenv("AGREEMENT_PROJECT", str(project))
+    for name in ("AGREEMENT_DATA_ROOT", "AGREEMENT_MIRROR"):
+        monkeypatch.delenv(name, raising=False)
+    assert locations.mirror_dir() is None
+    (project / ".agreement.json").write_text(
+        '{"data_root": "/srv/data", "mirror": "/srv/mirror"}')
+    assert locations.data_root() == Path("/srv/data")
+    assert locations.mirror_dir() == Path("/srv/mirror")
+    monkeypatch.setenv("AGREEMENT_MIRROR", "/env/mirror")
+    assert locations.mirror_dir() == Path("/env/mirror")
+    (project / ".agreement.json").write_text("[1, 2")
+    with pytest.raises(ConfigError, match=r"\.agreement\.json is not readable JSON"):
+        locations.data_root()
