@@ -545,8 +545,11 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
     rows = []
     main = studies.main
 
-    def per_group(study: StudyGroups, split: str, fn, epochs=None) -> Estimate:
-        return combine([m.curves(s, split).measure(fn, epochs) for s in study.stores])
+    def per_group(study: StudyGroups, split: str, fn, row: _Row | None = None) -> Estimate:
+        if row is not None:  # every row of one study reports its never-agreed share
+            row.never_agreed = float(np.mean([m.order(s, split).never_agreed
+                                              for s in study.stores]))
+        return combine([m.curves(s, split).measure(fn) for s in study.stores])
 
     # CIFAR-10 main study, train and test.
     for split, bound_id, excess_id in (("train", "agreement-train-bound", "agreement-train"),
@@ -556,7 +559,7 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
         for spec_id, fn in ((bound_id, above_bound), (excess_id, above_independent)):
             row = _Row(spec(spec_id), label, suffix=suffix)
             if _check_trained(row, [main]):
-                row.primary = per_group(main, split, fn)
+                row.primary = per_group(main, split, fn, row)
                 _seed_block(row)
             rows.append(row)
     row = _Row(spec("gap-early"), f"CIFAR-10 {main.label}")
@@ -573,7 +576,7 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
         if key != "cifar10":
             row = _Row(spec("agreement-test"), study.label, suffix=key)
             if _check_trained(row, [study]):
-                row.primary = per_group(study, "test", above_independent)
+                row.primary = per_group(study, "test", above_independent, row)
                 _seed_block(row)
             rows.append(row)
         row = _Row(spec("test-spread"), study.label if key != "cifar10"
@@ -590,7 +593,7 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
         for spec_id, fn in (("arch-bound", above_bound), ("arch", above_independent)):
             row = _Row(spec(spec_id), study.label, suffix=arch)
             if _check_trained(row, [study]):
-                row.primary = per_group(study, "train", fn)
+                row.primary = per_group(study, "train", fn, row)
                 _seed_block(row)
             rows.append(row)
     trained = {a: s for a, s in studies.families.items() if s.stores}
@@ -682,7 +685,7 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
             batch = study.config.get("batch_size", "?")
             row = _Row(spec("batch"), study.label, suffix=f"{batch}-{rule}")
             if _check_trained(row, [study]):
-                row.primary = per_group(study, "train", above_independent)
+                row.primary = per_group(study, "train", above_independent, row)
                 _seed_block(row)
             rows.append(row)
         row = _Row(spec("batch-speed"), f"{small.label} vs {large.label}", suffix=rule)
@@ -700,14 +703,14 @@ def _agreement_rows(m: _Measurer, studies: Studies) -> list[_Row]:
             continue
         row = _Row(spec("agreement-datasets"), study.label, suffix=key)
         if _check_trained(row, [study]):
-            row.primary = per_group(study, "train", above_independent)
+            row.primary = per_group(study, "train", above_independent, row)
             _seed_block(row)
         rows.append(row)
     if studies.voc:
         arch, study = next(iter(studies.voc.items()))
         row = _Row(spec("voc-gap"), study.label)
         if _check_trained(row, [study]):
-            row.primary = per_group(study, "train", above_bound)
+            row.primary = per_group(study, "train", above_bound, row)
         rows.append(row)
         row = _Row(spec("voc-lr-steps"), study.label)
         if _check_trained(row, [study]):
