@@ -772,8 +772,9 @@ def _order_row(m: _Measurer, spec_id: str, study: StudyGroups | None, split: str
         row.primary = combine([c[0] for c in curves])
     row.within = combine(within)
     if not orders[0].plotted.any():
-        row.blocked = ("no epoch passes the paper's rule (epoch >= 5 and mean accuracy >= "
-                       f"{RISING_ACCURACY:.0%})")
+        row.blocked = "; ".join(x for x in (row.blocked, (
+            "no epoch passes the paper's rule (epoch >= 5 and mean accuracy >= "
+            f"{RISING_ACCURACY:.0%})")) if x)
     points = curves[0][1]
     if len(points):
         row.notes.append(f"agreed-set mean {points[0]:.4g} -> {points[-1]:.4g} over the plotted "
