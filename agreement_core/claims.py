@@ -1094,7 +1094,51 @@ def format_claims(table: pd.DataFrame, width: int = 100) -> str:
     return "\n".join(out)
 
 
+#: The datasets of the summary, in the paper's order, with how a row is recognised.
+_DATASETS = (("CIFAR-10", ()), ("Pascal VOC", ("voc", "clutter", "VOC")),
+             ("textures", ("texture", "kth", "DTD", "KTH")),
+             ("ImageNet", ("imagenet", "Imagenette", "ImageNet")))
+
+
+def row_dataset(claim_id: str, study: str) -> str:
+    """The dataset a row of the claims table is about (CIFAR-10 unless it names another)."""
+    for name, marks in _DATASETS[1:]:
+        if any(m in claim_id or m in study for m in marks):
+            return name
+    return "CIFAR-10"
+
+
+def findings_markdown(table: pd.DataFrame) -> str:
+    """What was found, for the first screen of the book: the count of each verdict, then one
+    line per dataset (what holds, what differs, what could not be decided and why)."""
+    counts = verdict_counts(table)
+    lines = [f"**What we find.** The paper's {table['spec_id'].nunique()} claims, tested on "
+             f"{len(table)} claim-study rows: "
+             + ", ".join(f"**{n} {v}**" for v, n in counts.items()) + ".", ""]
+    datasets = [row_dataset(i, s) for i, s in zip(table["claim_id"], table["study"],
+                                                 strict=True)]
+    for name, _ in _DATASETS:
+        rows = table[[d == name for d in datasets]]
+        if rows.empty:
+            continue
+        parts = []
+        for verdict in ("reproduced", "mixed", "differs"):
+            ids = rows.loc[rows["verdict"] == verdict, "claim_id"].tolist()
+            if ids:
+                parts.append(f"{verdict}: " + ", ".join(f"`{i}`" for i in ids))
+        open_rows = rows[rows["verdict"].isin(["inconclusive", "not testable here"])]
+        if len(open_rows):
+            reasons = open_rows["note"].fillna("").str.split(";").str[0].str.strip()
+            common = reasons.value_counts().index[0] if len(reasons) else ""
+            parts.append(f"{len(open_rows)} undecided (mostly: {common})")
+        labels = " ".join(rows["study"])
+        stand_in = next((f" ({m} stands in)" for m in ("DTD", "Imagenette") if m in labels), "")
+        lines.append(f"- **{name}**{stand_in}: " + "; ".join(parts) + ".")
+    return "\n".join(lines) + "\n"
+
+
 __all__ = ["CLAIM_COLUMNS", "MIN_EPOCH", "RISING_ACCURACY", "AgreementCurves", "Estimate",
            "Measure", "OrderData", "Studies", "StudyGroups", "agreement_curves",
-           "claims_table", "combine", "final_train_accuracy", "format_claims", "holm", "judge",
-           "mixed_correct", "resample_weights", "store_correct", "verdict_counts"]
+           "claims_table", "combine", "final_train_accuracy", "findings_markdown",
+           "format_claims", "holm", "judge", "mixed_correct", "resample_weights", "row_dataset",
+           "store_correct", "verdict_counts"]

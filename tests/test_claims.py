@@ -440,3 +440,20 @@ def test_readme_states_the_committed_tally_and_the_tables_intervals():
         assert f"{value} with the agreed-from epoch, 95% CI {interval}" in readme \
             or f"rho = {f'{row.value:+.3f}'} {interval}" in readme, \
             f"README does not cite {claim_id} as {value} {interval}"
+
+
+def test_the_books_first_screen_summarises_the_committed_table():
+    from agreement_core.claims import findings_markdown, row_dataset
+
+    table = pd.read_csv(REPO / "results" / "full" / "claims.csv",
+                        keep_default_na=False, na_values=[""])
+    text = findings_markdown(table)
+    for verdict, n in verdict_counts(table).items():
+        assert f"**{n} {verdict}**" in text
+    for dataset in ("CIFAR-10", "Pascal VOC", "textures", "ImageNet"):
+        assert f"- **{dataset}**" in text
+    assert "DTD stands in" in text and "Imagenette stands in" in text
+    assert row_dataset("voc-entropy-densenet121", "VOC densenet121") == "Pascal VOC"
+    assert row_dataset("agreement-test-imagenet", "Imagenette fastnet_small") == "ImageNet"
+    assert row_dataset("gap-early", "CIFAR-10 vgg11_narrow (main)") == "CIFAR-10"
+    assert "{include} _generated/findings.md" in (REPO / "book" / "intro.md").read_text()

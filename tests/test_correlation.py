@@ -9,14 +9,14 @@ from scipy import stats
 
 from agreement_core.agreement import example_dynamics_table
 from agreement_core.correlation import (
-    resample_spearman,
-    tie_groups,
     agreement_curves,
     categorical_agreement_shares,
     correlation_table,
     rank_agreed_from,
+    resample_spearman,
     spearman,
     spearman_test,
+    tie_groups,
 )
 from agreement_core.records import RecordStore
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._io import write_table
-from ..claims import CLAIM_COLUMNS, Studies, StudyGroups, claims_table
+from ..claims import CLAIM_COLUMNS, Studies, StudyGroups, claims_table, findings_markdown
 from ..errors import StudyMissing
 from ..records import RecordStore
 from ..specification import SPEC_BY_ID
@@ -130,5 +130,14 @@ def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
     return write_claims(workspace, **options) if table is None else table
 
 
+def write_findings(workspace: Workspace, path) -> None:
+    """The book's first-screen summary (:func:`~agreement_core.claims.findings_markdown`) of
+    the profile's claims table, written to ``path`` (the intro includes it)."""
+    from .._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(findings_markdown(load_claims(workspace)))
+
+
 __all__ = ["load_claims", "parameter_count", "profile_claims", "profile_studies",
-           "read_claims", "write_claims"]
+           "read_claims", "write_claims", "write_findings"]

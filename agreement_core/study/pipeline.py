@@ -37,7 +37,7 @@ from papermill.exceptions import PapermillExecutionError
 from .._io import atomic_path
 from ..errors import AgreementError
 from ..locations import Locations, project_root
-from .claims import write_claims
+from .claims import write_claims, write_findings
 from .own_loop import run_own_loop
 from .pruning import pruning_complete, run_profile_pruning
 from .runs import (
@@ -65,6 +65,10 @@ def project_dir(project: str | os.PathLike | None = None) -> Path:
 #: title of the note the page shows instead.
 EXPECTED_STOPS = {"DatasetUnavailable": "Data not on this machine",
                   "StudyMissing": "Results not computed on this machine"}
+
+
+#: The intro's summary of the claims table, written by the build (book/intro.md includes it).
+FINDINGS = "_generated/findings.md"
 
 
 class BuildError(AgreementError):
@@ -276,6 +280,7 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
             execute_notebooks(workspace, only=notebooks, project=root)
     if book:
         with _timed("book", timings):
+            write_findings(workspace, root / "book" / FINDINGS)
             html = build_book(root)
         _say(f"the book: {html / 'index.html'}")
     timings["total"] = time.perf_counter() - start
