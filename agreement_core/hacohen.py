@@ -449,17 +449,20 @@ def boosting_runs(x, y, *, num_runs: int = 5, stages: int = 300, checkpoints: in
 
 
 # ---------------------------------------------------------------------- summaries
-def agreement_summary(predictions, y, *, min_accuracy: float = 0.2) -> tuple[pd.DataFrame, dict]:
+def agreement_summary(predictions, y, *, min_accuracy: float = 0.2,
+                      max_accuracy: float = 0.99) -> tuple[pd.DataFrame, dict]:
     """True-positive agreement of K learners per epoch, against independent learners.
 
     Parameters
     ----------
     predictions : (E, K, N) int
     y : (N,) int
-    min_accuracy : float
-        Epochs whose mean accuracy is below it are left out of the summary (the papers'
-        20 % rule), and so are epochs where every learner is right on everything (agreement
-        is then 1 whatever the learners share).
+    min_accuracy, max_accuracy : float
+        The summary averages over the epochs whose mean accuracy lies in
+        ``[min_accuracy, max_accuracy]``: below 20 % the papers do not plot agreement; near
+        100 % every learner is right on nearly everything, agreement is forced (TPa and the
+        independent TPa both tend to 1), and how many such epochs there are depends only on
+        how long training runs on after the fit, which would dilute the mean.
 
     Returns
     -------
@@ -485,7 +488,11 @@ def agreement_summary(predictions, y, *, min_accuracy: float = 0.2) -> tuple[pd.
         row["excess"] = row["tpa"] - row["independent"]
         rows.append(row)
     table = pd.DataFrame(rows)
-    used = table[(table["mean_acc"] >= min_accuracy) & (table["mean_acc"] < 1.0)]
+    if not 0.0 <= min_accuracy < max_accuracy <= 1.0:
+        raise ValueError(f"need 0 <= min_accuracy < max_accuracy <= 1, got {min_accuracy}, "
+                         f"{max_accuracy}")
+    used = table[(table["mean_acc"] >= min_accuracy) & (table["mean_acc"] <= max_accuracy)
+                 & (table["mean_acc"] < 1.0)]
     summary = {"final_acc": float(table["mean_acc"].iloc[-1]), "epochs": len(used)}
     for key in ("excess", "tpa", "independent"):
         summary[key] = float(used[key].mean()) if len(used) else float("nan")

@@ -340,3 +340,16 @@ def test_text_dataset_reads_the_bundled_corpus():
     assert data["x"].shape == (200, 50)
     assert np.bincount(data["y"]).tolist() == [100, 100]
     assert len(set(data["text"])) == 200
+
+
+def test_agreement_summary_leaves_out_saturated_epochs():
+    y = np.zeros(1000, dtype=np.int64)
+    pred = np.ones((4, 2, 1000), dtype=np.int64)
+    pred[0, :, :300] = 0            # epoch 1: 30 %, the two learners agree completely
+    pred[1:, :, :] = 0              # epochs 2-4: 100 %
+    pred[1, 0, 0] = 1               # epoch 2: 99.95 %, above max_accuracy
+    table, summary = agreement_summary(pred, y)
+    assert summary["epochs"] == 1
+    assert summary["excess"] == pytest.approx(1.0 - 0.09 / 0.51)
+    with pytest.raises(ValueError):
+        agreement_summary(pred, y, min_accuracy=0.5, max_accuracy=0.4)
