@@ -538,10 +538,15 @@ def _scores_of(run: dict, y: np.ndarray, ids: np.ndarray,
 
 
 def _ceiling_row(orders: list[np.ndarray], n_boot: int, seed: int) -> dict:
+    """The noise ceiling as a flat row; ``rho_pair_min``/``_max``: the range of the pairwise
+    rhos, the spread between seed groups (the interval covers examples only)."""
     result = noise_ceiling(orders, n_boot=n_boot, seed=seed)
-    return {key: result[key] for key in ("groups", "n", "rho", "rho_ci_low", "rho_ci_high",
-                                         "reliability", "reliability_ci_low",
-                                         "reliability_ci_high")}
+    row = {key: result[key] for key in ("groups", "n", "rho", "rho_ci_low", "rho_ci_high",
+                                        "reliability", "reliability_ci_low",
+                                        "reliability_ci_high")}
+    pairwise = list(result["pairwise"].values())
+    row["rho_pair_min"], row["rho_pair_max"] = min(pairwise), max(pairwise)
+    return row
 
 
 def _pooled_rank(orders: list[np.ndarray]) -> np.ndarray:

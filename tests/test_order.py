@@ -317,6 +317,8 @@ def test_run_study_order_writes_the_tables(tmp_path):
     ceiling = tables["ceiling"].set_index(["split", "order", "between"])
     assert ceiling.loc[("train", "order_key", "big seeds"), "reliability"] > 0.3
     assert np.isnan(ceiling.loc[("train", "order_key", "big vs small"), "reliability"])
+    row = ceiling.loc[("train", "order_key", "big seeds")]
+    assert row["rho_pair_min"] == row["rho_pair_max"] == pytest.approx(row["rho"])  # 1 pair
     explained = tables["explained"]
     stat_rows = explained[explained["predictor"] == "image statistics"]
     assert (stat_rows["share"] > 0.3).all()  # "ease" is the difficulty itself
