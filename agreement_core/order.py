@@ -63,10 +63,10 @@ from .agreement import DynamicsAccumulator, hacohen_tp_agreement
 from .correlation import (
     _average_ranks,
     _pearson,
-    _resample_spearman,
-    _tie_groups,
     rank_agreed_from,
+    resample_spearman,
     spearman,
+    tie_groups,
 )
 from .records import RecordStore
 
@@ -150,14 +150,14 @@ def _pair_rhos(ties: list, pairs: list[tuple[int, int]], n_boot: int,
                rng: np.random.Generator) -> np.ndarray:
     """Spearman's rho of every pair of variables on the same bootstrap resamples.
 
-    ``ties[i]`` is :func:`agreement_core.correlation._tie_groups` of variable i; returns
+    ``ties[i]`` is :func:`agreement_core.correlation.tie_groups` of variable i; returns
     (n_boot, len(pairs)) with NaN where a resample is constant in a variable.
     """
     n = ties[0][2].size
     out = np.empty((n_boot, len(pairs)))
     for start, w in _bootstrap_weights(n, n_boot, rng):
         for j, (a, b) in enumerate(pairs):
-            out[start:start + w.shape[0], j] = _resample_spearman(w, ties[a], ties[b])
+            out[start:start + w.shape[0], j] = resample_spearman(w, ties[a], ties[b])
     return out
 
 
@@ -313,7 +313,7 @@ def noise_ceiling(orders, *, n_boot: int = 1000, confidence: float = 0.95,
     n_boot = _check_count(n_boot, "n_boot")
     confidence = _check_confidence(confidence)
     g, n = arr.shape
-    ties = [_tie_groups(row) for row in arr]
+    ties = [tie_groups(row) for row in arr]
     ranks = [_average_ranks(t) for t in ties]
     pairs = list(combinations(range(g), 2))
     rhos = np.array([_pearson(ranks[a], ranks[b]) for a, b in pairs])
@@ -460,9 +460,9 @@ def explained_order(features, orders, *, classes=None, model: str = "ridge",
         if codes.shape != (n,) or np.any(codes < 0):
             raise ValueError(f"classes must be (N,) = ({n},) without missing values")
         x = np.column_stack([x, codes.astype(np.float64)])
-    ties = [_tie_groups(row) for row in arr]
+    ties = [tie_groups(row) for row in arr]
     ranks = np.array([_average_ranks(t) for t in ties])
-    target = _average_ranks(_tie_groups(ranks.mean(axis=0))) / n
+    target = _average_ranks(tie_groups(ranks.mean(axis=0))) / n
     estimator = _make_model(model, frame.shape[1], with_class, seed, n - -(-n // n_splits))
     folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
     prediction = cross_val_predict(estimator, x, target, cv=folds)
@@ -480,7 +480,7 @@ def explained_order(features, orders, *, classes=None, model: str = "ridge",
            "n": n, "groups": g, "rho_oof": float(rho_oof), "reliability": float(reliability),
            "share": float(share), "rho_disattenuated": float(disattenuated)}
     if n_boot:
-        all_ties = ties + [_tie_groups(prediction), _tie_groups(target)]
+        all_ties = ties + [tie_groups(prediction), tie_groups(target)]
         boot = _pair_rhos(all_ties, pairs + [(g, g + 1)], n_boot, np.random.default_rng(seed))
         _, b_rel = _ceiling_from(boot[:, :-1], g)
         b_rho = boot[:, -1]

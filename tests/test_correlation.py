@@ -219,7 +219,7 @@ def test_spearman_nan_pairs_dropped_and_degenerate():
         spearman(["a", "b"], [1, 2])
 
 
-def test_resample_spearman_equals_ranking_each_resample():
+def testresample_spearman_equals_ranking_each_resample():
     rng = np.random.default_rng(1)
     n = 41
     x = rng.integers(0, 5, n).astype(float)
