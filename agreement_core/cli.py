@@ -14,7 +14,10 @@ Each command is two small functions: ``add_<command>`` declares its options and
 Errors: a wrong input (option, path, store, dataset) stops before the work with one line
 ``error: ...`` on stderr naming it, and exit status 2; ``--debug`` (before the command)
 shows the traceback instead. Ctrl-C stops with one line saying what is kept and the command
-that resumes, and exit status 130. argparse's own usage errors are argparse's (status 2).
+that resumes, and exit status 130. A full disk (or quota), whichever layer reports it, stops
+with ``error: no space left on device writing PATH; finished work is kept in STORE; free
+space and rerun: COMMAND`` and exit status 2. argparse's own usage errors are argparse's
+(status 2).
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from ._io import atomic_path, check_table_path, write_table
+from ._io import atomic_path, check_table_path, is_disk_full, write_table
 from ._locks import LockHeld
 from .agreement import agreement_table
 from .data import get_dataset
 from .data.base import check_subset
-from .errors import AgreementError, ConfigError, RecordStoreError, one_line
+from .errors import AgreementError, ConfigError, DiskFull, RecordStoreError, one_line
 from .locations import Locations
 from .plots import agreement_figure
 from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
@@ -638,6 +641,42 @@ def interrupted_line(args, argv: list[str]) -> str:
     return f"interrupted: {KEPT[args.command]}{where}; resume with: {command}"
 
 
+def kept_in(args) -> str:
+    """Where a command keeps its finished work (for the disk-full line)."""
+    # agree and report write a table of a store: the store is the finished work.
+    where = {"train": "out", "stats": "out_dir", "agree": "store", "report": "store",
+             "upgrade": "stores", "compact": "stores"}.get(args.command)
+    if where is not None:
+        value = getattr(args, where)
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    try:
+        root = locations_of(args).results_root
+    except AgreementError:
+        return "the results folder"
+    profile = getattr(args, "profile", None)
+    return str(root / profile) if profile else str(root)
+
+
+def disk_full_line(args, argv: list[str], error: BaseException) -> str:
+    """The one line of a full disk: the file being written, where finished work is kept,
+    and the command that resumes once space is freed."""
+    path = None
+    seen = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen and path is None:
+        seen.add(id(cause))
+        if isinstance(cause, DiskFull):
+            path = cause.path
+        elif isinstance(cause, OSError) and cause.filename:
+            path = cause.filename
+        cause = cause.__cause__ or cause.__context__
+    if path is None:  # a layer that names no file: the command's output
+        path = getattr(args, "out", None) or getattr(args, "out_dir", None) or kept_in(args)
+    command = shlex.join(["python", "-m", "agreement_core", *argv])
+    return (f"error: no space left on device writing {path}; finished work is kept in "
+            f"{kept_in(args)}; free space and rerun: {command}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0, 2 for an error, 130 for Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
@@ -649,12 +688,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(interrupted_line(args, argv), file=sys.stderr)
         return 130
-    except (AgreementError, OSError) as error:
+    except Exception as error:
+        if args.debug:
+            raise
+        # A full disk, from any layer (torch's serializer raises a RuntimeError): one line.
+        if is_disk_full(error):
+            print(disk_full_line(args, argv, error), file=sys.stderr)
+            return 2
         # An OSError naming a path (an unwritable or vanished file) is the user's to fix;
         # any other is a bug, shown with its traceback.
-        if args.debug or (isinstance(error, OSError) and error.filename is None):
+        if not isinstance(error, (AgreementError, OSError)) or (
+                isinstance(error, OSError) and not isinstance(error, AgreementError)
+                and error.filename is None):
             raise
-        if isinstance(error, OSError):
+        if isinstance(error, OSError) and not isinstance(error, AgreementError):
             message = f"{error.filename}: {error.strerror or error}"
         else:
             message = one_line(str(error))
