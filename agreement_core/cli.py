@@ -596,7 +596,11 @@ def run_build(args) -> int:
     # The pipeline needs the `book` extra (papermill, jupyter-book): imported only here.
     from .study.pipeline import build
 
-    check_output(args.results_dir, "--results-dir", directory=True)
+    if args.train:
+        check_output(args.results_dir, "--results-dir", directory=True)
+    elif args.results_dir is not None and not args.results_dir.is_dir():
+        # --no-train only reads the results: a read-only folder will do, a missing one not.
+        raise ConfigError(f"--results-dir {args.results_dir}: no such directory")
     build(args.profile, locations=locations_of(args), train=args.train, retrain=args.retrain,
           notebooks=args.notebooks, execute=args.run_notebooks,
           book=args.book and args.run_notebooks, progress=not args.no_progress,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._io import write_json, write_table
+from .._io import remove_stale_temporaries, write_json, write_table
 from .._locks import FileLock
 from ..agreement import true_positive_agreement
 from ..data import get_dataset
@@ -270,6 +270,9 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
                                        f"is training it (lock {lock.path})")
                         continue
                     held.callback(lock.release)
+                    # Under its lock, whatever temporaries of this network's files are
+                    # left were left by a writer that died (kill -9): remove them.
+                    remove_network_temporaries(out, k, store.splits)
                     # Looked at again under the lock: another process may just have finished it.
                     if store.completed_epochs(k) < config.epochs:
                         drop_stale_checkpoint(store, k, out / "checkpoints")
@@ -293,6 +296,21 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
                 tqdm.write(f"net {k}: finished ({store.completed_epochs(k)}/{config.epochs} "
                            f"epochs recorded)")
     return store
+
+
+def remove_network_temporaries(out: Path, k: int, splits) -> list[Path]:
+    """Remove the temporaries of network ``k``'s checkpoint, records and timings that an
+    interrupted write left (e.g. an empty ``.net001.pt.<random>.tmp`` after kill -9).
+
+    Only while holding the network's lock (:func:`network_lock`): no live writer of them
+    can exist then, whatever their names say.
+    """
+    out = Path(out)
+    removed = remove_stale_temporaries(out / "checkpoints", f"net{k:03d}.pt", owned=True)
+    removed += remove_stale_temporaries(out / "timings", f"net{k:03d}.json", owned=True)
+    for split in splits:
+        removed += remove_stale_temporaries(out / f"net{k:03d}" / split, owned=True)
+    return removed
 
 
 def drop_stale_checkpoint(store: RecordStore, k: int, checkpoint_dir) -> None:
