@@ -375,13 +375,16 @@ def read_table(path: str | os.PathLike, inputs: Mapping[str, Any] | None = None,
     Raises
     ------
     DerivedFileError
-        Missing, truncated, corrupt, empty, or (with ``inputs``) stale.
+        Missing, truncated, corrupt, empty, changed since its provenance was recorded (a
+        CSV with a sidecar), or (with ``inputs``) stale.
     """
     path = check_table_path(path)
     if inputs is not None:
         check_provenance(path, inputs)
     elif not path.is_file():
         raise DerivedFileError(path, "missing")
+    elif path.suffix == ".csv":
+        read_provenance(path)  # a sidecar the table no longer matches: edited by hand
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path, **options)

@@ -35,15 +35,15 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from ._io import atomic_path, check_table_path, is_disk_full, write_table
+from ._io import atomic_path, check_table_path, file_digest, is_disk_full, write_table
 from ._locks import LockHeld
-from .agreement import agreement_table
+from .agreement import agreement_table, common_epochs
 from .data import get_dataset
 from .data.base import check_subset
-from .errors import AgreementError, ConfigError, DiskFull, RecordStoreError, one_line
+from .errors import AgreementError, ConfigError, DiskFull, one_line
 from .locations import Locations
 from .plots import agreement_figure
-from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
+from .records import ENCODINGS, RecordStore, compact_store, store_fingerprint, upgrade_store
 from .report import learning_dynamics_table, summarize
 from .statistics import (
     DEFAULT_STATISTICS,
@@ -266,20 +266,14 @@ def add_agree(commands) -> None:
                        help="write the table here; .csv or .parquet (by extension)")
 
 
-def recorded_epochs(store) -> str:
-    """What each network has recorded: ``network 0: 1, network 1: 0 (of 2)``."""
-    counts = ", ".join(f"network {k}: {store.completed_epochs(k)}"
-                       for k in range(store.num_networks))
-    return f"epochs recorded per network: {counts} (of {store.num_epochs})"
-
-
 def print_agreement(store, split: str, out: Path | None, *, partial_ok: bool = False) -> None:
     """Print (and write to ``out``) the agreement table of ``split`` (``"all"``: every split).
 
     A split without an epoch recorded for all networks (a half-written store) is a
     :class:`RecordStoreError` saying what each network has, or with ``partial_ok`` (right
     after training, other jobs may be busy) a note; epochs recorded by only some networks
-    are left out of the table, with a note.
+    are left out of the table, with a note (:func:`~agreement_core.agreement.common_epochs`,
+    the rule every consumer of a store shares).
     """
     if out is not None:
         check_table_path(out)  # before the work, not after it
@@ -288,18 +282,11 @@ def print_agreement(store, split: str, out: Path | None, *, partial_ok: bool = F
     unknown = [s for s in splits if s not in store.splits]
     if unknown:
         raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
-    available = {name: store.available_epochs(name) for name in splits}
-    empty = [name for name in splits if available[name] == 0]
-    if empty:
-        message = (f"record store {store.path}: no epoch of split {empty[0]!r} is recorded for "
-                   f"all networks ({recorded_epochs(store)})")
-        if not partial_ok:
-            raise RecordStoreError(f"{message}; finish the training (rerun its command) first")
-        print(f"note: {message}; no agreement table yet")
+    available, note = common_epochs(store, splits, partial_ok=partial_ok)
+    if note:
+        print(f"note: {note}")
+    if min(available.values()) == 0:
         return
-    if min(available.values()) < store.num_epochs:
-        print(f"note: the table stops at the last epoch all networks have recorded "
-              f"({recorded_epochs(store)})")
     tables = []
     for name in splits:
         table = agreement_table(store, name)
@@ -415,11 +402,18 @@ def run_report(args) -> int:
     check_output(out, "--out")
     check_output(args.figure, "--figure")
     store = RecordStore.open(args.store)
+    # agree's rule: the epochs all networks have recorded, said when some went further.
+    _, note = common_epochs(store)
+    if note:
+        print(f"note: {note}")
     dataset = args.dataset or store.config.get("dataset")
     tables = (read_statistics_tables(statistics_dir, dataset, store.splits)
               if dataset else {})
     table = learning_dynamics_table(store, tables)
-    out = write_table(table, out)
+    used = {split: statistics_table_path(statistics_dir, dataset, split) for split in tables}
+    out = write_table(table, out, provenance={
+        "store": store_fingerprint(store.path),
+        "statistics": {path.name: file_digest(path) for path in used.values()}})
     print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
           f"{sorted(tables) or 'no split'} from {statistics_dir}")
     print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))

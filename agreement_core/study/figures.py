@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._io import read_table
 from ..data import dtd, voc
 from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
@@ -89,7 +90,11 @@ def study_caption(store: RecordStore, source: str | None = None, varied: dict | 
     if "train_subset" in config:
         subsets = (f", subset train {_subset_text(config['train_subset'])} / test "
                    f"{_subset_text(config.get('test_subset'))}")
-    training = [f"{store.num_networks} x {config['arch']}", f"{store.num_epochs} epochs"]
+    # The epochs drawn: those all networks have recorded (common_epochs, agree's rule).
+    drawn = min(store.available_epochs(split) for split in store.splits)
+    epochs = (f"{store.num_epochs} epochs" if drawn >= store.num_epochs else
+              f"{drawn} of {store.num_epochs} epochs (the last all networks have recorded)")
+    training = [f"{store.num_networks} x {config['arch']}", epochs]
     if "batch_size" in config:
         training.append(f"batch {config['batch_size']}")
     if "optimizer" in config:
@@ -572,7 +577,7 @@ class FigureSession:
             raise StudyMissing(f"no pruning results in <results>/{self.profile.name}/pruning "
                                f"yet; run 'python -m agreement_core prune --profile "
                                f"{self.profile.name}' (about 15 minutes on a 2-core CPU)")
-        return pd.read_csv(path)
+        return read_table(path)
 
     def pruning_full_data(self) -> np.ndarray:
         """Test accuracy at the last epoch of each network of the own-loop run, the whole
@@ -750,7 +755,7 @@ class FigureSession:
         caption = (f"{settings['num_networks']} networks per mode, {settings['train_subset']} "
                    f"training images per class, {settings['epochs']} epochs of budget; scores "
                    "from the study: " + base.caption)
-        return CurriculumResults(pd.read_parquet(curves), pd.read_csv(summary), caption)
+        return CurriculumResults(read_table(curves), read_table(summary), caption)
 
 
 def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSession:
