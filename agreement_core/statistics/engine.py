@@ -344,8 +344,12 @@ def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: in
                 say(f"note: {len(extra)} rows of examples outside this subset dropped from "
                     f"{out}: {redefined} redefined")
             else:
-                stored = pd.concat([table, extra.reindex(columns=table.columns)],
-                                   ignore_index=True)
+                # In the table's own row order, new examples last: an unchanged table is
+                # left as it is (same file, same mtime).
+                new = table.loc[~table["example_id"].isin(previous["example_id"]), "example_id"]
+                order = pd.concat([previous["example_id"], new], ignore_index=True)
+                stored = (pd.concat([table, extra.reindex(columns=table.columns)])
+                          .set_index("example_id").loc[order].reset_index())
     if previous is None or len(rows) or not previous.equals(stored):
         _write_table(out, stored, spec, dataset)  # else unchanged: keep the file and its mtime
     shutil.rmtree(_partial_dir(out), ignore_errors=True)
