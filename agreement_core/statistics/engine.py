@@ -336,13 +336,15 @@ def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: in
     stored = table
     if previous is not None:
         # Rows of examples outside this call's subset stay when every column of theirs is
-        # still valid (no statistic was redefined); otherwise they would mix definitions.
+        # still valid and complete (no statistic new or redefined); otherwise they would
+        # mix definitions or lack a value, which a reader joining by id would not see.
         extra = previous[~previous["example_id"].isin(ids)]
         if len(extra):
-            redefined = [n for n in spec if previous_spec.get(n) != spec[n]]
-            if redefined:
+            changed = [n for n in spec if previous_spec.get(n) != spec[n]]
+            if changed:
                 say(f"note: {len(extra)} rows of examples outside this subset dropped from "
-                    f"{out}: {redefined} redefined")
+                    f"{out}: {changed} new or redefined; compute them on the whole "
+                    f"split to keep every row")
             else:
                 # In the table's own row order, new examples last: an unchanged table is
                 # left as it is (same file, same mtime).
