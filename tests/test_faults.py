@@ -405,13 +405,16 @@ def test_an_interrupted_notebook_is_never_published_and_the_book_waits_for_it(no
     assert not (notebooks.out / "slow.ipynb").exists()  # nothing half-run is published
     assert unfinished_notebooks(notebooks.out, ["page", "other", "slow"]) == [
         "page", "other", "slow"]
+    # The next run, whichever notebooks it executes, removes the killed run's temporary.
+    execute_notebooks(Workspace.open("default"), only=["page"], out_dir=notebooks.out,
+                      notebooks_dir=notebooks.source)
+    assert sorted(p.name for p in notebooks.out.iterdir()) == ["page.ipynb"]
     # build --notebook page: the pages the book lacks are executed too (slow is now quick).
     _notebook(notebooks.source, "slow", "print('quick now')")
     outcome = execute_notebooks(Workspace.open("default"), only=["page"], out_dir=notebooks.out,
                                 notebooks_dir=notebooks.source, complete=True)
     assert sorted(outcome) == ["other", "page", "slow"]
     assert unfinished_notebooks(notebooks.out, ["page", "other", "slow"]) == []
-    # The killed run's temporary (its writer is dead) was removed by the next write.
     assert sorted(p.name for p in notebooks.out.iterdir()) == [
         "other.ipynb", "page.ipynb", "slow.ipynb"]
 

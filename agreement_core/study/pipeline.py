@@ -38,7 +38,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .._io import atomic_path
+from .._io import atomic_path, remove_stale_temporaries
 from ..errors import AgreementError
 from ..locations import Locations, project_root
 from .claims import write_claims
@@ -190,6 +190,8 @@ def execute_notebooks(workspace: Workspace, *, only=None, out_dir: Path | None =
     notebooks_dir = notebooks_dir or project_dir(project) / "notebooks"
     out_dir = Path(out_dir or project_dir(project) / "book" / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # What a killed build left (its writer is gone), whichever notebooks run this time.
+    remove_stale_temporaries(out_dir)
     parameters = notebook_parameters(workspace)
     names = notebook_names(only, notebooks_dir)
     if complete and only:
