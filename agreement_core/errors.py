@@ -55,13 +55,15 @@ class DiskFull(AgreementError, OSError):
     where the finished work is kept and the command that resumes.
     """
 
+    PREFIX = "no space left on device writing "
+
     def __init__(self, path):
         self.path = path
-        AgreementError.__init__(self, f"no space left on device writing {path}")
+        AgreementError.__init__(self, f"{self.PREFIX}{path}")
         self.errno, self.strerror, self.filename = 28, "No space left on device", str(path)
 
     def __str__(self) -> str:
-        return f"no space left on device writing {self.path}"
+        return f"{self.PREFIX}{self.path}"
 
 
 def one_line(message: str) -> str:

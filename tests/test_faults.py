@@ -419,6 +419,21 @@ def test_an_interrupted_notebook_is_never_published_and_the_book_waits_for_it(no
         "other.ipynb", "page.ipynb", "slow.ipynb"]
 
 
+def test_a_full_disk_in_a_kernel_is_the_builds_disk_full_error(notebooks):
+    from agreement_core.study.pipeline import execute_notebooks
+
+    # What agreement_core's atomic writer raises in the kernel (defined here: the kernel
+    # may import another installed copy of the package).
+    _notebook(notebooks.source, "page", "class DiskFull(OSError):\n    pass\n\n"
+                                        "raise DiskFull('no space left on device writing "
+                                        "/results/full/claims.csv')")
+    with pytest.raises(DiskFull, match="^no space left on device writing "
+                                       "/results/full/claims.csv$"):
+        execute_notebooks(Workspace.open("default"), only=["page"], out_dir=notebooks.out,
+                          notebooks_dir=notebooks.source)
+    assert not list(notebooks.out.iterdir())
+
+
 def test_build_no_train_accepts_a_read_only_results_folder(tmp_path, monkeypatch, capsys):
     from agreement_core.study import pipeline
 

@@ -39,7 +39,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from .._io import atomic_path, remove_stale_temporaries
-from ..errors import AgreementError
+from ..errors import AgreementError, DiskFull
 from ..locations import Locations, project_root
 from .claims import write_claims
 from .own_loop import run_own_loop
@@ -273,6 +273,8 @@ def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
                                                config=_kernel_config())
                 outcome[name] = "ok"
             except PapermillExecutionError as error:
+                if error.ename == "DiskFull":  # in the kernel: the build's one disk-full line
+                    raise DiskFull(error.evalue.removeprefix(DiskFull.PREFIX)) from None
                 if error.ename not in EXPECTED_STOPS:
                     failed = out_dir.parent / "_build" / "failed" / f"{name}.ipynb"
                     failed.parent.mkdir(parents=True, exist_ok=True)
