@@ -43,7 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AgreementError
+from ._io import NO_SPACE
+from .errors import AgreementError, DiskFull
 
 __all__ = ["FileLock", "Holder", "LockHeld", "lock_path"]
 
@@ -178,8 +179,14 @@ class FileLock:
             self.say(f"taking over the lock on {self.what} from {previous}, which ended "
                      f"without releasing it ({self.path})")
         me = json.dumps(vars(Holder.me())).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me, 0)
+        except OSError as error:
+            os.close(fd)
+            if error.errno in NO_SPACE:  # name the file: the OS error names none
+                raise DiskFull(self.path) from error
+            raise
         self._fd, self.held = fd, True
         _HELD.add(self)
         return True

@@ -359,6 +359,56 @@ def epoch_summary(predictions, correct) -> dict:
     return _record_summary(EpochRecord(epoch=0, predictions=pred, correct=c))
 
 
+def recorded_epochs(store: RecordStore) -> str:
+    """What each network has recorded: ``network 0: 1, network 1: 0 (of 2)``."""
+    counts = ", ".join(f"network {k}: {store.completed_epochs(k)}"
+                       for k in range(store.num_networks))
+    return f"epochs recorded per network: {counts} (of {store.num_epochs})"
+
+
+def common_epochs(store: RecordStore, splits=None, *, partial_ok: bool = False
+                  ) -> tuple[dict[str, int], str | None]:
+    """The one rule for a store whose networks stopped at different epochs.
+
+    Every consumer of a store (``agree``, ``report``, its figure, the learning-dynamics
+    table) uses, per split, the epochs **all** networks have recorded and says so.
+
+    Parameters
+    ----------
+    store : RecordStore
+    splits : list of str, optional
+        Default: every split of the store.
+    partial_ok : bool
+        A split without an epoch recorded by all networks is a note, not an error (right
+        after training, other jobs may be busy).
+
+    Returns
+    -------
+    dict of str to int, str or None
+        Split -> the number of epochs all networks have recorded, and the note to show
+        (None when the store is complete).
+
+    Raises
+    ------
+    RecordStoreError
+        A split has no epoch recorded by all networks (without ``partial_ok``), naming what
+        each network has.
+    """
+    splits = list(splits or store.splits)
+    available = {name: store.available_epochs(name) for name in splits}
+    empty = [name for name in splits if available[name] == 0]
+    if empty:
+        message = (f"record store {store.path}: no epoch of split {empty[0]!r} is recorded for "
+                   f"all networks ({recorded_epochs(store)})")
+        if not partial_ok:
+            raise RecordStoreError(f"{message}; finish the training (rerun its command) first")
+        return available, f"{message}; no agreement table yet"
+    if min(available.values()) < store.num_epochs:
+        return available, (f"the table stops at the last epoch all networks have recorded "
+                           f"({recorded_epochs(store)})")
+    return available, None
+
+
 def agreement_table(store: RecordStore, split: str, epochs=None) -> pd.DataFrame:
     """Per-epoch agreement table of one split, streamed from a record store.
 

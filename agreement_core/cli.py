@@ -14,7 +14,10 @@ Each command is two small functions: ``add_<command>`` declares its options and
 Errors: a wrong input (option, path, store, dataset) stops before the work with one line
 ``error: ...`` on stderr naming it, and exit status 2; ``--debug`` (before the command)
 shows the traceback instead. Ctrl-C stops with one line saying what is kept and the command
-that resumes, and exit status 130. argparse's own usage errors are argparse's (status 2).
+that resumes, and exit status 130. A full disk (or quota), whichever layer reports it, stops
+with ``error: no space left on device writing PATH; finished work is kept in STORE; free
+space and rerun: COMMAND`` and exit status 2. argparse's own usage errors are argparse's
+(status 2).
 """
 
 from __future__ import annotations
@@ -33,16 +36,16 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from ._io import atomic_path, check_table_path, write_table
+from ._io import atomic_path, check_table_path, file_digest, is_disk_full, write_table
 from ._locks import LockHeld
-from .agreement import agreement_table
+from .agreement import agreement_table, common_epochs
 from .claims import format_claims
 from .data import get_dataset
 from .data.base import check_subset
-from .errors import AgreementError, ConfigError, RecordStoreError, StudyMissing, one_line
+from .errors import AgreementError, ConfigError, DiskFull, StudyMissing, one_line
 from .locations import Locations
 from .plots import agreement_figure
-from .records import ENCODINGS, RecordStore, compact_store, upgrade_store
+from .records import ENCODINGS, RecordStore, compact_store, store_fingerprint, upgrade_store
 from .report import learning_dynamics_table, summarize
 from .specification import VERDICTS
 from .statistics import (
@@ -266,20 +269,14 @@ def add_agree(commands) -> None:
                        help="write the table here; .csv or .parquet (by extension)")
 
 
-def recorded_epochs(store) -> str:
-    """What each network has recorded: ``network 0: 1, network 1: 0 (of 2)``."""
-    counts = ", ".join(f"network {k}: {store.completed_epochs(k)}"
-                       for k in range(store.num_networks))
-    return f"epochs recorded per network: {counts} (of {store.num_epochs})"
-
-
 def print_agreement(store, split: str, out: Path | None, *, partial_ok: bool = False) -> None:
     """Print (and write to ``out``) the agreement table of ``split`` (``"all"``: every split).
 
     A split without an epoch recorded for all networks (a half-written store) is a
     :class:`RecordStoreError` saying what each network has, or with ``partial_ok`` (right
     after training, other jobs may be busy) a note; epochs recorded by only some networks
-    are left out of the table, with a note.
+    are left out of the table, with a note (:func:`~agreement_core.agreement.common_epochs`,
+    the rule every consumer of a store shares).
     """
     if out is not None:
         check_table_path(out)  # before the work, not after it
@@ -288,18 +285,11 @@ def print_agreement(store, split: str, out: Path | None, *, partial_ok: bool = F
     unknown = [s for s in splits if s not in store.splits]
     if unknown:
         raise ConfigError(f"unknown split {unknown[0]!r}; the store has {store.splits}")
-    available = {name: store.available_epochs(name) for name in splits}
-    empty = [name for name in splits if available[name] == 0]
-    if empty:
-        message = (f"record store {store.path}: no epoch of split {empty[0]!r} is recorded for "
-                   f"all networks ({recorded_epochs(store)})")
-        if not partial_ok:
-            raise RecordStoreError(f"{message}; finish the training (rerun its command) first")
-        print(f"note: {message}; no agreement table yet")
+    available, note = common_epochs(store, splits, partial_ok=partial_ok)
+    if note:
+        print(f"note: {note}")
+    if min(available.values()) == 0:
         return
-    if min(available.values()) < store.num_epochs:
-        print(f"note: the table stops at the last epoch all networks have recorded "
-              f"({recorded_epochs(store)})")
     tables = []
     for name in splits:
         table = agreement_table(store, name)
@@ -415,11 +405,18 @@ def run_report(args) -> int:
     check_output(out, "--out")
     check_output(args.figure, "--figure")
     store = RecordStore.open(args.store)
+    # agree's rule: the epochs all networks have recorded, said when some went further.
+    _, note = common_epochs(store)
+    if note:
+        print(f"note: {note}")
     dataset = args.dataset or store.config.get("dataset")
     tables = (read_statistics_tables(statistics_dir, dataset, store.splits)
               if dataset else {})
     table = learning_dynamics_table(store, tables)
-    out = write_table(table, out)
+    used = {split: statistics_table_path(statistics_dir, dataset, split) for split in tables}
+    out = write_table(table, out, provenance={
+        "store": store_fingerprint(store.path),
+        "statistics": {path.name: file_digest(path) for path in used.values()}})
     print(f"wrote {out}: {len(table)} rows x {table.shape[1]} columns; statistics joined for "
           f"{sorted(tables) or 'no split'} from {statistics_dir}")
     print(summarize(store, table, top=args.top, n_boot=args.n_boot, n_perm=args.n_perm))
@@ -619,7 +616,11 @@ def run_build(args) -> int:
     # The pipeline needs the `book` extra (papermill, jupyter-book): imported only here.
     from .study.pipeline import build
 
-    check_output(args.results_dir, "--results-dir", directory=True)
+    if args.train:
+        check_output(args.results_dir, "--results-dir", directory=True)
+    elif args.results_dir is not None and not args.results_dir.is_dir():
+        # --no-train only reads the results: a read-only folder will do, a missing one not.
+        raise ConfigError(f"--results-dir {args.results_dir}: no such directory")
     build(args.profile, locations=locations_of(args), train=args.train, retrain=args.retrain,
           notebooks=args.notebooks, execute=args.run_notebooks,
           book=args.book and args.run_notebooks, progress=not args.no_progress,
@@ -664,6 +665,42 @@ def interrupted_line(args, argv: list[str]) -> str:
     return f"interrupted: {KEPT[args.command]}{where}; resume with: {command}"
 
 
+def kept_in(args) -> str:
+    """Where a command keeps its finished work (for the disk-full line)."""
+    # agree and report write a table of a store: the store is the finished work.
+    where = {"train": "out", "stats": "out_dir", "agree": "store", "report": "store",
+             "upgrade": "stores", "compact": "stores"}.get(args.command)
+    if where is not None:
+        value = getattr(args, where)
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    try:
+        root = locations_of(args).results_root
+    except AgreementError:
+        return "the results folder"
+    profile = getattr(args, "profile", None)
+    return str(root / profile) if profile else str(root)
+
+
+def disk_full_line(args, argv: list[str], error: BaseException) -> str:
+    """The one line of a full disk: the file being written, where finished work is kept,
+    and the command that resumes once space is freed."""
+    path = None
+    seen = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen and path is None:
+        seen.add(id(cause))
+        if isinstance(cause, DiskFull):
+            path = cause.path
+        elif isinstance(cause, OSError) and cause.filename:
+            path = cause.filename
+        cause = cause.__cause__ or cause.__context__
+    if path is None:  # a layer that names no file: the command's output
+        path = getattr(args, "out", None) or getattr(args, "out_dir", None) or kept_in(args)
+    command = shlex.join(["python", "-m", "agreement_core", *argv])
+    return (f"error: no space left on device writing {path}; finished work is kept in "
+            f"{kept_in(args)}; free space and rerun: {command}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0, 2 for an error, 130 for Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
@@ -675,12 +712,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(interrupted_line(args, argv), file=sys.stderr)
         return 130
-    except (AgreementError, OSError) as error:
+    except Exception as error:
+        if args.debug:
+            raise
+        # A full disk, from any layer (torch's serializer raises a RuntimeError): one line.
+        if is_disk_full(error):
+            print(disk_full_line(args, argv, error), file=sys.stderr)
+            return 2
         # An OSError naming a path (an unwritable or vanished file) is the user's to fix;
         # any other is a bug, shown with its traceback.
-        if args.debug or (isinstance(error, OSError) and error.filename is None):
+        if not isinstance(error, (AgreementError, OSError)) or (
+                isinstance(error, OSError) and not isinstance(error, AgreementError)
+                and error.filename is None):
             raise
-        if isinstance(error, OSError):
+        if isinstance(error, OSError) and not isinstance(error, AgreementError):
             message = f"{error.filename}: {error.strerror or error}"
         else:
             message = one_line(str(error))

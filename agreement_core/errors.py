@@ -38,6 +38,34 @@ class ConfigError(AgreementError, ValueError):
     """A configuration value (architecture, parameter, option) is not valid."""
 
 
+class DerivedFileError(AgreementError):
+    """A derived file (statistics, dynamics or claims table) is missing, truncated, corrupt,
+    or stale (derived from inputs that have changed since). The message names the file."""
+
+    def __init__(self, path, why: str, remedy: str = ""):
+        self.path, self.why, self.remedy = path, why, remedy
+        super().__init__(f"{path}: {why}" + (f"; {remedy}" if remedy else ""))
+
+
+class DiskFull(AgreementError, OSError):
+    """No space left on the device (or the quota) while writing ``path``.
+
+    Raised by the atomic writer whatever layer reported it (the OS, pyarrow, torch's
+    serializer); ``path`` is left as it was. The command line turns it into one line with
+    where the finished work is kept and the command that resumes.
+    """
+
+    PREFIX = "no space left on device writing "
+
+    def __init__(self, path):
+        self.path = path
+        AgreementError.__init__(self, f"{self.PREFIX}{path}")
+        self.errno, self.strerror, self.filename = 28, "No space left on device", str(path)
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}{self.path}"
+
+
 def one_line(message: str) -> str:
     """``message`` with its line breaks joined by ``"; "``: an error is one line to show."""
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())

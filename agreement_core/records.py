@@ -32,6 +32,7 @@ arguments to :meth:`RecordStore.write_epoch` (wrong shape, class out of range, .
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -52,7 +53,7 @@ from .data.labels import is_correct
 from .errors import RecordStoreError
 
 __all__ = ["ENCODINGS", "KEEP", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
-           "el2n_of", "true_class_margin", "upgrade_store"]
+           "el2n_of", "store_fingerprint", "true_class_margin", "upgrade_store"]
 
 # 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
 SCHEMA_VERSION = 2
@@ -1027,6 +1028,23 @@ class RecordStore:
                 if i + 1 < len(epochs):
                     pending = prefetch.submit(self._epoch_record, split, epochs[i + 1])
                 yield record
+
+
+def store_fingerprint(path: str | os.PathLike) -> str:
+    """The identity of a record store's content, for what is derived from it.
+
+    ``sha256`` over its ``meta.json`` and the name and size of every record file (no mtime:
+    a copy or a fresh checkout of the same store has the same fingerprint; a network that
+    recorded another epoch, a recompacted or retrained store has another). A derived table
+    records it (:func:`agreement_core._io.write_table` ``provenance=``) so that a reader
+    can tell when it is stale.
+    """
+    path = Path(path)
+    digest = hashlib.sha256((path / "meta.json").read_bytes())
+    for record in sorted(path.glob("net*/*/epoch*.npz")):
+        digest.update(f"{record.relative_to(path).as_posix()}:{record.stat().st_size}\n"
+                      .encode())
+    return f"sha256:{digest.hexdigest()}"
 
 
 def upgrade_store(path: str | os.PathLike) -> int:

@@ -8,7 +8,9 @@ batches in flight; the final table is one parquet file keyed by
 ``example_id``, with each statistic's parameters and the library version in
 its metadata. A later call computes only what the table lacks: a statistic
 that is missing or was computed with other parameters, or examples that are
-not in it yet.
+not in it yet. It never drops what the table holds: statistics not asked for this
+time stay (merged, with their definitions), and a table that cannot be read
+(truncated, corrupt) is computed again.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from .._io import atomic_path, write_json
 from .._locks import FileLock, lock_path
-from ..errors import ConfigError
+from ..errors import ConfigError, DerivedFileError
 from .crisp import crisp_boundary_strength
 from .factors import dataset_factors
 from .kernels import DEFAULT_PARAMETERS, KERNELS, resize_images
@@ -91,12 +93,29 @@ def statistics_spec(statistics: Sequence[str], downsample: int | None = None,
 
 
 def read_statistics(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """Read a statistics table and its metadata (``{"spec": ..., "version": ...}``)."""
+    """Read a statistics table and its metadata (``{"spec": ..., "version": ...}``).
+
+    Raises
+    ------
+    DerivedFileError
+        The file is missing, truncated or corrupt: one line naming it and the command that
+        computes it again (``stats`` recomputes a table it cannot read).
+    """
     path = Path(path)
-    table = pq.read_table(path)
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    meta = json.loads(raw) if raw else {"spec": {}}
-    return table.to_pandas(), meta
+    try:
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(METADATA_KEY)
+        meta = json.loads(raw) if raw else {"spec": {}}
+        return table.to_pandas(), meta
+    except (OSError, ValueError, pa.ArrowException) as error:
+        dataset, _, split = path.stem.rpartition("-")
+        command = (f"python -m agreement_core stats {dataset} --split {split} --out-dir "
+                   f"{path.parent}" if dataset else "python -m agreement_core stats")
+        why = "missing" if isinstance(error, FileNotFoundError) else (
+            f"unreadable, truncated or corrupt ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:100]})")
+        raise DerivedFileError(path, f"statistics table {why}",
+                               f"compute it again: {command} (or build)") from None
 
 
 def statistics_table_path(directory: str | os.PathLike, dataset: str, split: str) -> Path:
@@ -228,7 +247,9 @@ def compute_statistics(dataset, out: str | os.PathLike,
     -------
     pandas.DataFrame
         One row per example of ``dataset`` in its order: ``example_id``, the
-        statistics, and the dataset's factor columns (labels, VOC instances and
+        statistics (those asked for and those the table already held: a table's columns
+        are merged, never replaced; rows of examples outside ``dataset`` stay in the file),
+        and the dataset's factor columns (labels, VOC instances and
         box area, KTH illumination/pose/scale, CIFAR-10H soft-label entropy).
 
     Raises
@@ -250,18 +271,45 @@ def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: in
                     mirror, progress: bool, reuse: list[Path]) -> pd.DataFrame:
     """:func:`compute_statistics` once it holds the table's lock."""
     ids = dataset.example_ids
+    say = functools.partial(tqdm.write, file=sys.stderr)
+
+    # The table as it is: its columns and rows are kept (merged), never replaced by this
+    # call's list. An unreadable one (truncated, corrupt) is computed again.
+    previous, previous_spec = None, {}
+    if out.is_file():
+        try:
+            previous, meta = read_statistics(out)
+            previous_spec = meta.get("spec", {})
+        except DerivedFileError as error:
+            say(f"note: {error}: computing it again")
+    # Statistics already in the table but not asked for this time stay, with their
+    # definitions; they are computed for examples the table lacks.
+    carried = {name: column_spec for name, column_spec in previous_spec.items()
+               if name not in spec and name in STATISTICS and previous is not None
+               and name in previous.columns}
+    if carried:
+        say(f"note: keeping {sorted(carried)} already in {out}")
+    merged = {**carried, **spec}
+    order = [n for n in previous_spec if n in merged] + [n for n in spec if n not in previous_spec]
+    spec = {name: merged[name] for name in order}  # the table's column order is kept
 
     # What the existing table, then the reused ones, already hold with the same definition.
     existing = pd.DataFrame({"example_id": ids})
-    previous = None
     same_images = (type(dataset).__name__, dataset.split, dataset.source)
     for path in [out, *reuse]:
-        if not path.is_file():
-            continue
-        table, meta = read_statistics(path)
         if path == out:
-            previous = table
-        elif (meta.get("dataset"), meta.get("split"), meta.get("source")) != same_images:
+            table, meta = previous, {"spec": previous_spec}
+        elif not path.is_file():
+            continue
+        else:
+            try:
+                table, meta = read_statistics(path)
+            except DerivedFileError as error:
+                say(f"note: not reusing {error}")
+                continue
+            if (meta.get("dataset"), meta.get("split"), meta.get("source")) != same_images:
+                continue
+        if table is None:
             continue
         old = table.set_index("example_id")
         for name, column_spec in spec.items():
@@ -285,8 +333,27 @@ def _compute_locked(dataset, out: Path, spec: dict, batch_size: int, workers: in
 
     table = existing[["example_id", *spec]].merge(dataset_factors(dataset, mirror=mirror),
                                                   on="example_id", how="left")
-    if previous is None or len(rows) or not previous.equals(table):
-        _write_table(out, table, spec, dataset)  # else unchanged: keep the file and its mtime
+    stored = table
+    if previous is not None:
+        # Rows of examples outside this call's subset stay when every column of theirs is
+        # still valid and complete (no statistic new or redefined); otherwise they would
+        # mix definitions or lack a value, which a reader joining by id would not see.
+        extra = previous[~previous["example_id"].isin(ids)]
+        if len(extra):
+            changed = [n for n in spec if previous_spec.get(n) != spec[n]]
+            if changed:
+                say(f"note: {len(extra)} rows of examples outside this subset dropped from "
+                    f"{out}: {changed} new or redefined; compute them on the whole "
+                    f"split to keep every row")
+            else:
+                # In the table's own row order, new examples last: an unchanged table is
+                # left as it is (same file, same mtime).
+                new = table.loc[~table["example_id"].isin(previous["example_id"]), "example_id"]
+                order = pd.concat([previous["example_id"], new], ignore_index=True)
+                stored = (pd.concat([table, extra.reindex(columns=table.columns)])
+                          .set_index("example_id").loc[order].reset_index())
+    if previous is None or len(rows) or not previous.equals(stored):
+        _write_table(out, stored, spec, dataset)  # else unchanged: keep the file and its mtime
     shutil.rmtree(_partial_dir(out), ignore_errors=True)
     return table
 

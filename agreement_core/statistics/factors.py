@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import locations
+from ..errors import DatasetError
 
 #: Columns of a dataset's ``examples`` table that are per-example factors.
 FACTOR_COLUMNS = ("instances", "bbox_area_share", "vsd_score", "illumination", "pose", "scale",
@@ -65,11 +66,18 @@ def cifar10h_entropy(example_ids: np.ndarray, mirror: str | os.PathLike | None =
                       f"left out. Get {CIFAR10H_FILE} from the CIFAR-10H release "
                       f"(Peterson et al. 2019) and pass its path.", stacklevel=2)
         return None
-    probs = np.load(found)
+    remedy = (f"get {CIFAR10H_FILE} again from the CIFAR-10H release (Peterson et al. 2019) "
+              f"or the mirror")
+    try:
+        probs = np.load(found, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:  # a short or garbled file
+        raise DatasetError(f"{found}: unreadable, truncated or corrupt "
+                           f"({type(error).__name__}: {' '.join(str(error).split())[:100]}); "
+                           f"{remedy}") from None
     ids = np.asarray(example_ids, dtype=np.int64)
     if probs.shape != (10000, 10) or ids.min(initial=0) < 0 or ids.max(initial=0) >= len(probs):
-        raise ValueError(f"{found}: expected a (10000, 10) array of CIFAR-10 test soft labels "
-                         f"covering the ids, got shape {probs.shape}")
+        raise DatasetError(f"{found}: expected a (10000, 10) array of CIFAR-10 test soft labels "
+                           f"covering the ids, got shape {probs.shape}; {remedy}")
     return soft_label_entropy(probs[ids])
 
 

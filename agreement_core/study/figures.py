@@ -18,13 +18,16 @@ import reprlib
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._io import read_table
 from ..data import dtd, voc
 from ..errors import ConfigError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
+from ..models import MODELS
 from ..records import RecordStore
 from ..report import easy_and_hard_examples, examples_across_learning_order
 from ..specification import SPEC_BY_ID
@@ -32,7 +35,7 @@ from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
 from .claims import load_claims
-from .profiles import get_profile
+from .profiles import PROFILES, get_profile
 from .runs import is_complete, load_study, require_dataset, study_statistics
 from .workspace import Workspace
 
@@ -90,7 +93,11 @@ def study_caption(store: RecordStore, source: str | None = None, varied: dict | 
     if "train_subset" in config:
         subsets = (f", subset train {_subset_text(config['train_subset'])} / test "
                    f"{_subset_text(config.get('test_subset'))}")
-    training = [f"{store.num_networks} x {config['arch']}", f"{store.num_epochs} epochs"]
+    # The epochs drawn: those all networks have recorded (common_epochs, agree's rule).
+    drawn = min(store.available_epochs(split) for split in store.splits)
+    epochs = (f"{store.num_epochs} epochs" if drawn >= store.num_epochs else
+              f"{drawn} of {store.num_epochs} epochs (the last all networks have recorded)")
+    training = [f"{store.num_networks} x {config['arch']}", epochs]
     if "batch_size" in config:
         training.append(f"batch {config['batch_size']}")
     if "optimizer" in config:
@@ -315,6 +322,16 @@ def _subset(value) -> bool:
     return _count(value) or (isinstance(value, float) and 0 < value <= 1)
 
 
+def _directory(value) -> bool:
+    # A path that must exist: a mistyped data root would otherwise be created and filled
+    # with extracted datasets, a mistyped results root read as "nothing computed".
+    return isinstance(value, str) and bool(value) and Path(value).expanduser().is_dir()
+
+
+def _architecture(value) -> bool:
+    return isinstance(value, str) and value in MODELS
+
+
 def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
     return lambda value: value is None or check(value)
 
@@ -328,11 +345,14 @@ def _list_of(check: Callable[[object], bool]) -> Callable[[object], bool]:
 #: in every notebook's ``parameters`` cell; the others only in the notebooks that name them
 #: in ``notebook_session(globals(), own=(...))``.
 _PARAMETERS: dict[str, tuple[str, Callable[[object], bool]]] = {
-    "profile": ("a profile name ('default' or 'paper')", _optional(_text)),
-    "results_dir": ("a results root directory, or None", _optional(_text)),
-    "data_root": ("a dataset root directory, or None", _optional(_text)),
-    "mirror": ("an offline mirror directory, or None", _optional(_text)),
-    "arch": ("an architecture of the model registry, or None", _optional(_text)),
+    "profile": (f"a profile name ({', '.join(map(repr, list(PROFILES)[:-1]))} or "
+                f"{list(PROFILES)[-1]!r}; the book's is 'full')",
+                lambda value: isinstance(value, str) and value in PROFILES),
+    "results_dir": ("an existing results root directory, or None", _optional(_directory)),
+    "data_root": ("an existing dataset root directory, or None", _optional(_directory)),
+    "mirror": ("an existing offline mirror directory, or None", _optional(_directory)),
+    "arch": (f"an architecture of the model registry ({', '.join(sorted(MODELS))}), or None",
+             _optional(_architecture)),
     "num_networks": ("a number of networks K >= 1, or None", _optional(_count)),
     "epochs": ("a number of epochs >= 1, or None", _optional(_count)),
     "subset": ("train images per class (int) or a fraction in (0, 1], or None",
@@ -341,8 +361,9 @@ _PARAMETERS: dict[str, tuple[str, Callable[[object], bool]]] = {
     # Own parameters of some notebooks.
     "n_boot": ("a number of bootstrap resamples >= 1", _count),
     "batch_sizes": ("a list of batch sizes >= 1, or None", _optional(_list_of(_count))),
-    "architectures": ("a list of architectures of the model registry, or None",
-                      _optional(_list_of(_text))),
+    "architectures": (f"a list of architectures of the model registry "
+                      f"({', '.join(sorted(MODELS))}), or None",
+                      _optional(_list_of(_architecture))),
     "live": ("True or False", _flag),
     "thumbnail": ("a thumbnail side in pixels >= 1", _count),
 }
@@ -482,6 +503,8 @@ class FigureSession:
                 raise ConfigError(f"profile {self.profile.name!r} has no ablation of {name}; "
                                   f"give the values")
             values = ablations[name]
+        # The variants set this field: an override of it would be silently dropped.
+        self._refuse_overrides(f"the studies of {name} = {list(values)}", ignored=(name,))
         return Variants(name, {value: self.study(role, **{name: value}) for value in values})
 
     def scaled_lr_variants(self, role: str = "cifar10",
@@ -557,8 +580,20 @@ class FigureSession:
             images[title] = np.asarray(data.load_image(row))
         return images
 
+    def _refuse_overrides(self, shows: str, ignored=("arch", "num_networks", "epochs",
+                                                     "subset")) -> None:
+        """A notebook that shows ``shows`` uses none of the study overrides ``ignored``:
+        one given is a mistake (it would be silently ignored), stopped with one line."""
+        given = [name for name in ignored if name in self.overrides]
+        if given:
+            name = given[0]
+            raise ConfigError(f"notebook parameter {name} = {self.overrides[name]!r} is not "
+                              f"used by this notebook: it shows {shows}; leave it None")
+
     def claims(self, n_boot: int = 200) -> pd.DataFrame:
-        """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`)."""
+        """The profile's claims table (:func:`~agreement_core.study.claims.load_claims`),
+        the same whatever study overrides are given: a notebook showing it takes none."""
+        self._refuse_overrides(f"the claims table of profile {self.profile.name!r}")
         return load_claims(self.workspace, n_boot=n_boot)
 
     def own_loop(self) -> RecordStore:
@@ -570,6 +605,7 @@ class FigureSession:
         StudyMissing
             When the run has not been made for this profile.
         """
+        self._refuse_overrides(f"the own-loop run of profile {self.profile.name!r}")
         path = self.workspace.own_loop_dir
         if not is_complete(path):
             raise StudyMissing(f"no finished own-loop run in <results>/{self.profile.name}/"
@@ -586,12 +622,13 @@ class FigureSession:
         StudyMissing
             When the experiment has not been run for this profile.
         """
+        self._refuse_overrides(f"the pruning experiment of profile {self.profile.name!r}")
         path = self.workspace.pruning_dir / "results.csv"
         if not path.is_file():
             raise StudyMissing(f"no pruning results in <results>/{self.profile.name}/pruning "
                                f"yet; run 'python -m agreement_core prune --profile "
                                f"{self.profile.name}' (about 15 minutes on a 2-core CPU)")
-        return pd.read_csv(path)
+        return read_table(path)
 
     def pruning_full_data(self) -> np.ndarray:
         """Test accuracy at the last epoch of each network of the own-loop run, the whole
@@ -685,7 +722,8 @@ class FigureSession:
 
         from .. import plots
 
-        return HTML(plots.verdict_box(select_claims(self.claims(), claims),
+        table = load_claims(self.workspace, n_boot=200)  # a figure's overrides leave it as is
+        return HTML(plots.verdict_box(select_claims(table, claims),
                                       self.setup_differences(*roles, archs=archs)))
 
     def statistics(self, dataset: str, splits=("train", "test")) -> dict[str, pd.DataFrame]:
@@ -769,7 +807,7 @@ class FigureSession:
         caption = (f"{settings['num_networks']} networks per mode, {settings['train_subset']} "
                    f"training images per class, {settings['epochs']} epochs of budget; scores "
                    "from the study: " + base.caption)
-        return CurriculumResults(pd.read_parquet(curves), pd.read_csv(summary), caption)
+        return CurriculumResults(read_table(curves), read_table(summary), caption)
 
 
 def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSession:
@@ -818,8 +856,20 @@ def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSessi
                           results=values["results_dir"])
     overrides = {name: values[name] for name in ("arch", "num_networks", "epochs", "subset")
                  if values[name] is not None}
-    return FigureSession(Workspace.open(values["profile"] or "default", locations), overrides,
-                         bool(values["train_missing"]))
+    # A mapping without "profile" (a script, a test) means the default profile; a notebook's
+    # parameters cell always sets it, and None or "" there is refused above.
+    profile = values["profile"] if "profile" in namespace else "default"
+    session = FigureSession(Workspace.open(profile, locations), overrides,
+                            bool(values["train_missing"]))
+    if "arch" in overrides and not session.train_missing:
+        # An architecture no study of the profile trains has no results to show.
+        trained = sorted({c.arch for c in session.profile.configs().values()})
+        if overrides["arch"] not in trained:
+            raise ConfigError(f"notebook parameter arch = {overrides['arch']!r}: profile "
+                              f"{profile!r} trains no study of it (its studies: "
+                              f"{', '.join(trained)}); pass -p train_missing True to train it "
+                              f"here")
+    return session
 
 
 __all__ = ["CurriculumResults", "FigureSession", "FigureStudy", "JPEG_CAVEAT",

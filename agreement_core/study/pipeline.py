@@ -12,11 +12,14 @@
    "Your own model and data" run (a plain PyTorch loop with the recorder) and the pruning
    experiment on its scores.
 5. **notebooks**: every notebook in ``notebooks/`` executed by papermill with the
-   profile's parameters into ``book/notebooks/`` (an error fails the build; a
-   missing dataset is stated on the page). Their code cells are then folded
-   (``hide-input``): readers see prose, figures and tables.
-6. **book**: ``jupyter-book build`` in nit-picky, warnings-as-errors mode, with
-   plotly.js and MathJax served from the book's own static files (it must work offline).
+   profile's parameters into a temporary file beside ``book/notebooks/<name>.ipynb``,
+   which it replaces only once the run has finished (an error fails the build and keeps
+   the published page; a missing dataset is stated on the page). Their code cells are then
+   folded (``hide-input``): readers see prose, figures and tables. ``--notebook NAME``
+   also executes the notebooks whose pages are missing, unfinished or from another profile.
+6. **book**: from finished pages only, ``jupyter-book build`` in nit-picky,
+   warnings-as-errors mode, with plotly.js and MathJax served from the book's own static
+   files (it must work offline).
 """
 
 from __future__ import annotations
@@ -28,14 +31,15 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .._io import atomic_path
-from ..errors import AgreementError
+from .._io import atomic_path, remove_stale_temporaries
+from ..errors import AgreementError, DiskFull
 from ..locations import Locations, project_root
 from .claims import write_claims, write_findings
 from .own_loop import run_own_loop
@@ -171,21 +175,42 @@ def present_notebook(path: Path) -> dict[str, int]:
     return counts
 
 
+def notebook_parameters(workspace: Workspace) -> dict:
+    """The parameters papermill gives every notebook of ``workspace``'s build."""
+    # Only what was given explicitly: the defaults (environment variables) need no parameter,
+    # and the pages then show no machine-specific paths.
+    return {"profile": workspace.profile.name, **workspace.locations.explicit()}
+
+
 def execute_notebooks(workspace: Workspace, *, only=None, out_dir: Path | None = None,
-                      notebooks_dir: Path | None = None, project=None) -> dict[str, str]:
-    """Execute the notebooks with papermill into ``out_dir``; name -> "ok" or the stop reason."""
+                      notebooks_dir: Path | None = None, project=None,
+                      complete: bool = False) -> dict[str, str]:
+    """Execute the notebooks with papermill into ``out_dir``; name -> "ok" or the stop reason.
+
+    With ``complete`` (the book is built next), the notebooks beyond ``only`` whose
+    executed copy is missing, unfinished or from other parameters are executed too: the
+    book is built from finished pages of this build only.
+    """
     notebooks_dir = notebooks_dir or project_dir(project) / "notebooks"
     out_dir = Path(out_dir or project_dir(project) / "book" / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Only what was given explicitly: the defaults (environment variables) need no parameter,
-    # and the pages then show no machine-specific paths.
-    parameters = {"profile": workspace.profile.name, **workspace.locations.explicit()}
+    # What a killed build left (its writer is gone), whichever notebooks run this time.
+    remove_stale_temporaries(out_dir)
+    parameters = notebook_parameters(workspace)
+    names = notebook_names(only, notebooks_dir)
+    if complete and only:
+        stale = [n for n in unfinished_notebooks(out_dir, notebook_names(None, notebooks_dir),
+                                                 parameters) if n not in names]
+        if stale:
+            _say(f"  also executing {', '.join(stale)}: their pages are missing, unfinished "
+                 f"or from another profile")
+            names = [n for n in notebook_names(None, notebooks_dir) if n in {*names, *stale}]
     # No progress bars in the kernels: a widget bar would make the page load ipywidgets'
     # JavaScript. The kernels inherit this process's environment, restored afterwards.
     saved = os.environ.get("TQDM_DISABLE")
     os.environ["TQDM_DISABLE"] = "1"
     try:
-        return _execute(notebook_names(only, notebooks_dir), notebooks_dir, out_dir, parameters)
+        return _execute(names, notebooks_dir, out_dir, parameters)
     finally:
         if saved is None:
             os.environ.pop("TQDM_DISABLE", None)
@@ -193,23 +218,78 @@ def execute_notebooks(workspace: Workspace, *, only=None, out_dir: Path | None =
             os.environ["TQDM_DISABLE"] = saved
 
 
+#: The mark an executed copy gets once it has run to its end (or to an expected stop) and
+#: been prepared for readers: the book is built from marked copies only.
+FINISHED_KEY = "agreement_core"
+
+
+def _kernel_config():
+    """The kernels talk to papermill over IPC sockets (files only this user can open)
+    rather than unencrypted local TCP, which ipykernel warns about on every run."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc"}})
+
+
+def is_finished(path: str | os.PathLike, parameters: dict | None = None) -> bool:
+    """Whether ``path`` is an executed copy that ran to its end (:data:`FINISHED_KEY`), with
+    ``parameters`` when given."""
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError, nbformat.reader.NotJSONError):
+        return False
+    mark = notebook.metadata.get(FINISHED_KEY, {})
+    return bool(mark.get("finished")) and (parameters is None
+                                           or mark.get("parameters") == parameters)
+
+
+def unfinished_notebooks(out_dir: Path, names, parameters: dict | None = None) -> list[str]:
+    """Those of ``names`` whose executed copy in ``out_dir`` is missing, unfinished
+    (interrupted, failed, or written by a version without the mark) or, with
+    ``parameters``, executed with others."""
+    return [name for name in names
+            if not is_finished(Path(out_dir) / f"{name}.ipynb", parameters)]
+
+
+def _mark_finished(path: Path, parameters: dict) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata[FINISHED_KEY] = {"finished": True, "parameters": parameters}
+    nbformat.write(notebook, path)
+
+
 def _execute(names, notebooks_dir, out_dir, parameters) -> dict[str, str]:
+    """Execute each notebook into a temporary file beside its executed copy; the copy is
+    replaced only when the run finished (or stopped as expected), so an interrupted or
+    failed run never replaces a finished page. A failed run is kept for reading under
+    ``<out_dir>/../_build/failed/``."""
     outcome = {}
     for name in names:
         start = time.perf_counter()
         target = out_dir / f"{name}.ipynb"
-        try:
-            papermill.execute_notebook(Path(notebooks_dir) / f"{name}.ipynb", target,
-                                       parameters=parameters, kernel_name="python3",
-                                       cwd=str(notebooks_dir), progress_bar=False)
-            outcome[name] = "ok"
-        except PapermillExecutionError as error:
-            if error.ename not in EXPECTED_STOPS:
-                raise BuildError(f"notebook {name} failed: {error.ename}: {error.evalue} "
-                                 f"(executed copy with the traceback: {target})") from None
-            _show_missing_data(target, error.evalue, EXPECTED_STOPS[error.ename])
-            outcome[name] = f"{error.ename}: {error.evalue}"
-        present_notebook(target)
+        with atomic_path(target) as tmp:
+            try:
+                with warnings.catch_warnings():
+                    # The temporary's name ends in .tmp, not .ipynb: papermill warns.
+                    warnings.filterwarnings("ignore", "The specified file", UserWarning)
+                    papermill.execute_notebook(Path(notebooks_dir) / f"{name}.ipynb", tmp,
+                                               parameters=parameters, kernel_name="python3",
+                                               cwd=str(notebooks_dir), progress_bar=False,
+                                               config=_kernel_config())
+                outcome[name] = "ok"
+            except PapermillExecutionError as error:
+                if error.ename == "DiskFull":  # in the kernel: the build's one disk-full line
+                    raise DiskFull(error.evalue.removeprefix(DiskFull.PREFIX)) from None
+                if error.ename not in EXPECTED_STOPS:
+                    failed = out_dir.parent / "_build" / "failed" / f"{name}.ipynb"
+                    failed.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(tmp, failed)
+                    raise BuildError(f"notebook {name} failed: {error.ename}: {error.evalue} "
+                                     f"(executed copy with the traceback: {failed}; the "
+                                     f"published {target.name} is left as it was)") from None
+                _show_missing_data(tmp, error.evalue, EXPECTED_STOPS[error.ename])
+                outcome[name] = f"{error.ename}: {error.evalue}"
+            present_notebook(tmp)
+            _mark_finished(tmp, parameters)
         _say(f"  {name}: {outcome[name][:100]} ({time.perf_counter() - start:.0f} s)")
     return outcome
 
@@ -277,9 +357,15 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
                 _say(f"  claims: {workspace.layout.claims_path}")
     if execute:
         with _timed("notebooks", timings):
-            execute_notebooks(workspace, only=notebooks, project=root)
+            execute_notebooks(workspace, only=notebooks, project=root, complete=book)
     if book:
         with _timed("book", timings):
+            unfinished = unfinished_notebooks(root / "book" / "notebooks",
+                                              notebook_names(None, root / "notebooks"),
+                                              notebook_parameters(workspace))
+            if unfinished:  # only if execution was skipped (never, from the command line)
+                raise BuildError(f"not building the book: the pages of {unfinished} are "
+                                 f"missing, unfinished or from another profile; execute them")
             write_findings(workspace, root / "book" / FINDINGS)
             html = build_book(root)
         _say(f"the book: {html / 'index.html'}")
@@ -294,5 +380,5 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
     return timings
 
 
-__all__ = ["BuildError", "build", "build_book", "execute_notebooks", "notebook_names",
-           "prepare_data", "present_notebook"]
+__all__ = ["BuildError", "build", "build_book", "execute_notebooks", "is_finished",
+           "notebook_names", "prepare_data", "present_notebook", "unfinished_notebooks"]

@@ -21,14 +21,21 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._io import write_json, write_table
+from .._io import (
+    file_digest,
+    is_current,
+    read_table,
+    remove_stale_temporaries,
+    write_json,
+    write_table,
+)
 from .._locks import FileLock
 from ..agreement import true_positive_agreement
 from ..data import get_dataset
 from ..data.labels import is_correct
 from ..errors import DatasetError, DatasetUnavailable, StudyMissing
 from ..locations import Locations
-from ..records import RecordStore
+from ..records import RecordStore, store_fingerprint
 from ..report import learning_dynamics_table
 from ..statistics import DEFAULT_STATISTICS, compute_statistics, read_statistics_tables
 from ..training import (
@@ -270,6 +277,9 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
                                        f"is training it (lock {lock.path})")
                         continue
                     held.callback(lock.release)
+                    # Under its lock, whatever temporaries of this network's files are
+                    # left were left by a writer that died (kill -9): remove them.
+                    remove_network_temporaries(out, k, store.splits)
                     # Looked at again under the lock: another process may just have finished it.
                     if store.completed_epochs(k) < config.epochs:
                         drop_stale_checkpoint(store, k, out / "checkpoints")
@@ -293,6 +303,21 @@ def train_study(config: TrainConfig, out: str | Path, *, locations: Locations | 
                 tqdm.write(f"net {k}: finished ({store.completed_epochs(k)}/{config.epochs} "
                            f"epochs recorded)")
     return store
+
+
+def remove_network_temporaries(out: Path, k: int, splits) -> list[Path]:
+    """Remove the temporaries of network ``k``'s checkpoint, records and timings that an
+    interrupted write left (e.g. an empty ``.net001.pt.<random>.tmp`` after kill -9).
+
+    Only while holding the network's lock (:func:`network_lock`): no live writer of them
+    can exist then, whatever their names say.
+    """
+    out = Path(out)
+    removed = remove_stale_temporaries(out / "checkpoints", f"net{k:03d}.pt", owned=True)
+    removed += remove_stale_temporaries(out / "timings", f"net{k:03d}.json", owned=True)
+    for split in splits:
+        removed += remove_stale_temporaries(out / f"net{k:03d}" / split, owned=True)
+    return removed
 
 
 def drop_stale_checkpoint(store: RecordStore, k: int, checkpoint_dir) -> None:
@@ -401,20 +426,31 @@ def study_statistics(workspace: Workspace, store: RecordStore, dataset: str) -> 
                                                              dataset, store.splits))
 
 
+def dynamics_inputs(workspace: Workspace, config: TrainConfig) -> dict:
+    """What a study's learning-dynamics table is derived from: its store's fingerprint and
+    the digests of the statistics tables of its dataset (its provenance)."""
+    layout = workspace.layout
+    statistics = {path.name: file_digest(path)
+                  for path in sorted(layout.statistics_dir.glob(f"{config.dataset}-*.parquet"))}
+    return {"store": store_fingerprint(layout.study_dir(config)), "statistics": statistics}
+
+
 def write_dynamics(workspace: Workspace, say=print) -> None:
-    """The learning-dynamics table of every finished study (rewritten when its store changed)."""
+    """The learning-dynamics table of every finished study, rewritten when what it was
+    derived from (its store, its dataset's statistics tables) changed, or when it is
+    unreadable or records no provenance."""
     layout = workspace.layout
     for config in workspace.profile.configs().values():
         store_path, out = layout.study_dir(config), layout.dynamics_path(config)
         if not is_complete(store_path):
             continue
-        inputs = [store_path / "meta.json",
-                  *layout.statistics_dir.glob(f"{config.dataset}-*.parquet")]
-        if out.is_file() and out.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
+        inputs = dynamics_inputs(workspace, config)
+        if is_current(out, inputs):
             continue  # up to date with its records and statistics
         store = RecordStore.open(store_path)
         write_table(learning_dynamics_table(store, study_statistics(workspace, store,
-                                                                    config.dataset)), out)
+                                                                    config.dataset)), out,
+                    provenance=inputs)
         say(f"  wrote {out}")
 
 
@@ -423,7 +459,9 @@ def run_curriculum(workspace: Workspace, *, progress: bool = True) -> pd.DataFra
     settings = dict(workspace.profile.curriculum)
     modes = settings.pop("modes")
     base = workspace.profile.config("cifar10")
-    dynamics = pd.read_parquet(workspace.layout.dynamics_path(base))
+    # Derived from the study as it is now, or refused in one line naming the table.
+    dynamics = read_table(workspace.layout.dynamics_path(base),
+                          inputs=dynamics_inputs(workspace, base))
     dynamics = dynamics[dynamics["split"] == "train"]
     config = TrainConfig(**{**base.to_dict(), **settings, "seed": 100})
     ids = load_dataset(config, "train", workspace.locations).example_ids
@@ -431,6 +469,9 @@ def run_curriculum(workspace: Workspace, *, progress: bool = True) -> pd.DataFra
     layout = workspace.layout
     curves = compare_curricula(config, scores, layout.curriculum_dir, modes=modes, eval_every=4,
                                locations=workspace.locations, progress=progress)
-    write_table(curves, layout.curriculum_curves_path)
-    write_table(summarize_curricula(curves), layout.curriculum_summary_path)
+    derived_from = {"dynamics": file_digest(layout.dynamics_path(base)),
+                    "settings": {**settings, "modes": modes}}
+    write_table(curves, layout.curriculum_curves_path, provenance=derived_from)
+    write_table(summarize_curricula(curves), layout.curriculum_summary_path,
+                provenance=derived_from)
     return curves
