@@ -39,7 +39,6 @@ from . import __version__
 from ._io import atomic_path, check_table_path, file_digest, is_disk_full, write_table
 from ._locks import LockHeld
 from .agreement import agreement_table, common_epochs
-from .claims import format_claims
 from .data import get_dataset
 from .data.base import check_subset
 from .errors import AgreementError, ConfigError, DiskFull, StudyMissing, one_line
@@ -55,7 +54,6 @@ from .statistics import (
     statistics_table_path,
 )
 from .study import PROFILES, Workspace, study_caption, train_study
-from .study.claims import read_claims, write_claims
 from .study.launch import LAUNCHERS, load_grid, run_grid
 from .study.runs import network_lock
 from .training import PRESETS, TrainConfig
@@ -505,17 +503,27 @@ def add_claims(commands) -> None:
 
 
 def run_claims(args) -> int:
+    from .claims import format_claims
+    from .errors import DerivedFileError
+    from .study import Workspace
+    from .study.claims import claims_inputs, read_claims, write_claims
+
     workspace = Workspace.open(args.profile, locations_of(args))
     path = workspace.layout.claims_path
     if args.recompute:
         table = write_claims(workspace, n_boot=args.n_boot)
         print(f"wrote {path}", file=sys.stderr)
     else:
-        table = read_claims(path)
-        if table is None:
-            raise StudyMissing(f"no claims table of the current version at {path}: run "
-                             f"'python -m agreement_core claims --profile {args.profile} "
-                             "--recompute' (or build the profile)")
+        try:
+            table = read_claims(path, claims_inputs(workspace, n_boot=args.n_boot))
+        except DerivedFileError as error:
+            if not path.is_file():
+                raise StudyMissing(f"no claims table at {path}: run 'python -m agreement_core "
+                                   f"claims --profile {args.profile} --recompute' (or build "
+                                   "the profile)") from None
+            table = read_claims(path)  # still refuses an edited or impossible table
+            print(f"note: {one_line(str(error))}; shown as written, --recompute computes it again",
+                  file=sys.stderr)
     if args.verdict:
         table = table[table["verdict"].isin(args.verdict)]
     width = args.width or min(100, shutil.get_terminal_size((100, 24)).columns)

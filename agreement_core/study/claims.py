@@ -10,13 +10,14 @@ cite the same numbers.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .._io import write_table
+from .._io import file_digest, read_table, write_table
 from ..claims import CLAIM_COLUMNS, Studies, StudyGroups, claims_table, findings_markdown
-from ..errors import StudyMissing
-from ..records import RecordStore
-from ..specification import SPEC_BY_ID
+from ..errors import DerivedFileError, StudyMissing
+from ..records import RecordStore, store_fingerprint
+from ..specification import SPEC_BY_ID, VERDICTS
 from ..training import TrainConfig
 from .runs import dataset_available, is_complete, study_statistics
 from .workspace import Workspace
@@ -104,30 +105,82 @@ def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.Dat
     return claims_table(profile_studies(workspace), n_boot=n_boot, seed=seed)
 
 
+#: The version of the claims table's columns and verdict rules: a table written under
+#: another reads as stale and is computed again.
+CLAIMS_SCHEMA = 2
+
+
+def claims_inputs(workspace: Workspace, *, n_boot: int = 200, seed=0) -> dict:
+    """What a profile's claims table is derived from (its provenance): the fingerprint of
+    every finished study of the profile (``"incomplete"`` for the others), the digest of every
+    statistics table, whether each dataset is here, and the options."""
+    layout = workspace.layout
+    stores = {}
+    for role, config in workspace.profile.configs().items():
+        path = layout.study_dir(config)
+        stores[role] = store_fingerprint(path) if is_complete(path) else "incomplete"
+    statistics = {p.name: file_digest(p) for p in sorted(layout.statistics_dir.glob("*.parquet"))}
+    datasets = {name: dataset_available(name, workspace.locations)
+                for name in ("cifar10", "voc", "dtd", "imagenette", "kth")}
+    return {"stores": stores, "statistics": statistics, "datasets": datasets,
+            "n_boot": int(n_boot), "seed": seed, "schema": CLAIMS_SCHEMA}
+
+
 def write_claims(workspace: Workspace, **options) -> pd.DataFrame:
-    """Compute the profile's claims table and write it to its ``claims.csv``."""
+    """Compute the profile's claims table and write it to its ``claims.csv``, with its
+    provenance (:func:`claims_inputs`) beside it."""
     table = profile_claims(workspace, **options)
-    write_table(table, workspace.layout.claims_path)
+    write_table(table, workspace.layout.claims_path,
+                provenance=claims_inputs(workspace, **options))
     return table
 
 
-def read_claims(path) -> pd.DataFrame | None:
-    """A written claims table, or None when it is absent or from an older version (other
-    columns, or a claim the specification no longer has)."""
-    try:
-        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        return None
-    if list(table.columns) != CLAIM_COLUMNS or not set(table["spec_id"]) <= set(SPEC_BY_ID):
-        return None
+def check_claims(table: pd.DataFrame, path) -> pd.DataFrame:
+    """Refuse a claims table whose values cannot be ours: other columns, a claim the
+    specification does not have, an unknown verdict, an interval that does not hold its
+    value, a p-value outside [0, 1]. One line naming the file and the first bad row."""
+    remedy = "compute it again: python -m agreement_core claims --recompute"
+    if list(table.columns) != CLAIM_COLUMNS:
+        raise DerivedFileError(path, "not a claims table of this version (other columns)",
+                               remedy)
+    for i, row in enumerate(table.itertuples(index=False), start=2):
+        why = ""
+        if row.spec_id not in SPEC_BY_ID:
+            why = f"claim {row.spec_id!r} is not in the specification"
+        elif row.verdict not in VERDICTS:
+            why = f"verdict {row.verdict!r} is not one of {', '.join(VERDICTS)}"
+        elif np.isfinite(row.ci_low) and not (row.ci_low - 1e-9 <= row.value
+                                              <= row.ci_high + 1e-9):
+            why = f"interval [{row.ci_low:g}, {row.ci_high:g}] does not hold {row.value:g}"
+        elif any(np.isfinite(p) and not 0 <= p <= 1 for p in (row.p_value, row.p_holm)):
+            why = "a p-value outside [0, 1]"
+        if why:
+            raise DerivedFileError(path, f"line {i} ({row.claim_id}): {why}", remedy)
     return table
+
+
+def read_claims(path, inputs: dict | None = None) -> pd.DataFrame:
+    """A written claims table, checked (:func:`check_claims`) and, with ``inputs``, current
+    (derived from them).
+
+    Raises
+    ------
+    DerivedFileError
+        Missing, unreadable, edited since written, stale, or holding values that cannot be
+        ours; one line naming the file.
+    """
+    table = read_table(path, inputs, keep_default_na=False, na_values=[""])
+    return check_claims(table, path)
 
 
 def load_claims(workspace: Workspace, **options) -> pd.DataFrame:
-    """The profile's ``claims.csv`` as ``build`` wrote it (computed and written if absent or
-    older), so the book and the closing notes cite the same numbers."""
-    table = read_claims(workspace.layout.claims_path)
-    return write_claims(workspace, **options) if table is None else table
+    """The profile's ``claims.csv`` as ``build`` wrote it, so the book and the closing notes
+    cite the same numbers; computed and written again when it is missing, edited, stale
+    (a study or statistics table changed since) or from an older version."""
+    try:
+        return read_claims(workspace.layout.claims_path, claims_inputs(workspace, **options))
+    except DerivedFileError:
+        return write_claims(workspace, **options)
 
 
 def write_findings(workspace: Workspace, path) -> None:
@@ -139,5 +192,6 @@ def write_findings(workspace: Workspace, path) -> None:
         tmp.write_text(findings_markdown(load_claims(workspace)))
 
 
-__all__ = ["load_claims", "parameter_count", "profile_claims", "profile_studies",
-           "read_claims", "write_claims", "write_findings"]
+__all__ = ["CLAIMS_SCHEMA", "check_claims", "claims_inputs", "load_claims", "parameter_count",
+           "profile_claims", "profile_studies", "read_claims", "write_claims",
+           "write_findings"]
