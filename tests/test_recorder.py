@@ -58,6 +58,7 @@ def test_per_batch_recording_resumes_and_counts_a_repeated_batch_once(tmp_path):
                        num_epochs=e, num_classes=c, keep="probs", with_true_prob=True)
     assert list(resumed.epochs_to_run(0)) == [3]
     for net in range(k):
+        resumed.restored(net)                        # no fingerprint recorded: our word
         resumed.update(net, "train", 3, ids, logits=logits[2, net])
         resumed.finish_epoch(net, "train", 3)
     store = RecordStore.open(tmp_path / "s")
