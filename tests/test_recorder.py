@@ -175,7 +175,7 @@ def test_any_dataset_gets_stable_ids_or_a_clear_error():
     table.rows.reverse()                              # the table was reordered after wrapping
     with pytest.raises(ConfigError, match="not stable"):
         by_id.load_image(0)
-    with pytest.raises(ConfigError, match="name the image and label"):
+    with pytest.raises(ConfigError, match="name the input and label"):
         wrap_dataset(_Table([{"picture": images[0], "y": 0}]))
 
 
