@@ -224,7 +224,7 @@ class Recorder:
                  multilabel: bool = False, keep: str = "none", with_true_prob: bool = False,
                  encoding: str = "plain", config: Mapping | None = None,
                  distributed: bool | None = None):
-        self._dist = _Distributed(distributed)
+        self._distributed = distributed
         self._names: dict[str, np.ndarray] = {}
         numeric = {}
         for name, (ids, targets) in splits.items():
@@ -242,7 +242,8 @@ class Recorder:
                       num_classes=num_classes, splits=numeric, multilabel=multilabel,
                       with_true_prob=with_true_prob, encoding=encoding, keep=keep,
                       config=config, exist_ok=True)
-        # One process creates (or checks) the store; the others open it after.
+        # One process creates (or checks) the store; the others open it after. (Without a
+        # process group yet, e.g. before Lightning starts DDP, every process checks it.)
         if self._dist.rank == 0:
             self.store = RecordStore.create(path, **create)
             self._check_names()
@@ -258,6 +259,12 @@ class Recorder:
         self._open: dict[tuple[int, str, int], _EpochBuffer] = {}
         # (network, epoch) whose state this process holds: finished here, or restored.
         self._live: set[tuple[int, int]] = set()
+
+    @property
+    def _dist(self) -> _Distributed:
+        # Looked up on every use: a Recorder built before the process group exists (a
+        # Lightning or Trainer script under torchrun, ddp_spawn) gathers once it does.
+        return _Distributed(self._distributed)
 
     def _check_names(self) -> None:
         for split in self.store.splits:
