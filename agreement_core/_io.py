@@ -14,9 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -84,6 +82,9 @@ def check_table_path(path: str | os.PathLike) -> Path:
         raise ConfigError(f"a table path must end in .csv or .parquet, got {path}")
     return path
 
+
+if TYPE_CHECKING:  # pandas is imported by the callers that have tables: keeps the
+    import pandas as pd  # record store (and the Recorder) free of it
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``table`` atomically as parquet or CSV, chosen by the extension of ``path``."""
