@@ -676,7 +676,9 @@ COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "build": (add_build, run_build)}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of command ``only`` alone (what ``main`` builds when
+    the command is named: ``agreement scores ...`` does not import the study)."""
     parser = argparse.ArgumentParser(
         prog="agreement", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -686,6 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error or Ctrl-C, show the full traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, (add, _) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             add(commands)
         except ImportError as error:      # a core install: the study's extra is missing
@@ -729,7 +733,8 @@ def interrupted_line(args, argv: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0, 2 for an error, 130 for Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
-    args = build_parser().parse_args(argv)
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(named if named in COMMANDS else None).parse_args(argv)
     try:
         if getattr(args, "unavailable", None):
             raise ConfigError(args.unavailable)
