@@ -64,15 +64,33 @@ def main() -> None:
     args = parser.parse_args()
     project = tomllib.loads(args.pyproject.read_text())["project"]
     torch_closure = set(closure(["torch"]))
+    extras = project.get("optional-dependencies", {})
+
+    def expand(reqs: list[str]) -> list[str]:
+        """Requirements with this package's own extras (``agreement-core[study]``) spelled
+        out."""
+        out = []
+        for req in reqs:
+            if _name(req) == project["name"]:
+                named = req[req.index("[") + 1:req.index("]")].split(",")
+                out += expand([r for extra in named for r in extras[extra.strip()]])
+            else:
+                out.append(req)
+        return out
+
     sets = {"core": project["dependencies"]}
-    for extra, reqs in project.get("optional-dependencies", {}).items():
-        sets[f"core+{extra}"] = [*project["dependencies"], *reqs]
-    print(f"{'requirements':<22} {'dists':>5} {'MB total':>9} {'MB beside torch':>16}")
+    for extra, reqs in extras.items():
+        sets[f"core+{extra}"] = [*project["dependencies"], *expand(reqs)]
+    print(f"{'requirements':<22} {'dists':>5} {'MB total':>9} {'MB beside torch':>16}  "
+          "largest beside torch")
     for label, reqs in sets.items():
         sizes = closure(reqs)
         beside = sum(v for k, v in sizes.items() if k not in torch_closure)
+        largest = sorted(((v, k) for k, v in sizes.items() if k not in torch_closure),
+                         reverse=True)[:3]
         print(f"{label:<22} {len(sizes):>5} {sum(sizes.values()) / 1e6:>9.0f} "
-              f"{beside / 1e6:>16.0f}")
+              f"{beside / 1e6:>16.0f}  "
+              + ", ".join(f"{k} {v / 1e6:.0f}" for v, k in largest))
 
 
 if __name__ == "__main__":
