@@ -50,7 +50,7 @@ def _lightning_class():
 
         def on_train_start(self, trainer, pl_module):
             if trainer.current_epoch > 0:            # resumed from a checkpoint (ckpt_path)
-                self.recorder.restored(self.network, pl_module)
+                self.recorder.restored(self.network, pl_module, epoch=trainer.current_epoch)
 
         def _update(self, trainer, split, outputs, batch):
             if not isinstance(outputs, dict) or self.logits_key not in outputs:
@@ -130,7 +130,7 @@ def recording_trainer(recorder: Recorder, network: int, *, split: str = "train",
     class EpochBoundaries(TrainerCallback):
         def on_train_begin(self, args, state, control, model=None, **kwargs):
             if (state.epoch or 0) >= 1:              # resumed from a checkpoint
-                recorder.restored(network, model)
+                recorder.restored(network, model, epoch=int(round(state.epoch)))
 
         def on_epoch_begin(self, args, state, control, **kwargs):
             epoch["now"] = int(round(state.epoch or 0)) + 1

@@ -48,7 +48,8 @@ index, their rank in sorted order, kept with the store in ``example_names/<split
 Scores are computed where the logits are (on the GPU for CUDA logits): only the prediction
 and the kept columns are copied to the host, once per batch. With ``keep="probs"`` the
 probability vectors of an open epoch go to a file beside the store, batch by batch, instead
-of N x C floats in memory.
+of N x C floats in memory (under ``torch.distributed``, rank 0 still gathers the epoch's
+vectors in memory at :meth:`Recorder.finish_epoch`).
 """
 
 from __future__ import annotations
@@ -298,7 +299,7 @@ class Recorder:
         path = self._fingerprints_path(network)
         return json.loads(path.read_text()) if path.exists() else {}
 
-    def restored(self, network: int, model=None) -> None:
+    def restored(self, network: int, model=None, *, epoch: int | None = None) -> None:
         """Declare that ``network``'s state (model, optimiser, ...) was loaded from the
         checkpoint of its last finished epoch, before recording further epochs of it.
 
@@ -309,6 +310,9 @@ class Recorder:
             The restored model. When the last finished epoch was recorded with
             ``finish_epoch(..., model=...)``, its parameters must be bit for bit those
             recorded then; without a recorded fingerprint, this call is your word for it.
+        epoch : int, optional
+            The epoch the state is from (a checkpoint older than the records: the epochs
+            after it are recorded again); default the last epoch finished for every split.
 
         Raises
         ------
@@ -317,7 +321,11 @@ class Recorder:
             fresh model, or the checkpoint of another epoch), or a fingerprint was recorded
             and no model is given.
         """
-        done = self.epochs_to_run(network).start - 1
+        last = self.epochs_to_run(network).start - 1
+        done = last if epoch is None else int(epoch)
+        if not 0 <= done <= last:
+            raise ValueError(f"network {network}: epoch {done} is not recorded (epochs 1..{last}"
+                             " are)")
         if done == 0:
             return
         recorded = self._dist.broadcast(

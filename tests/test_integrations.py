@@ -224,3 +224,44 @@ def test_hugging_face_trainer_records_under_ddp_with_two_processes(tmp_path):
                                       expected.argmax(1)[order])
         np.testing.assert_allclose(store.read_margin(0, "train", epoch),
                                    true_class_margin(expected, y.numpy())[order], atol=1e-5)
+
+
+def test_lightning_resumes_from_its_checkpoint_and_refuses_another_state(tmp_path):
+    lightning = pytest.importorskip("lightning")
+    from agreement_core.integrations import lightning_callback
+
+    x, y, ids = _data(3)
+
+    class Learner(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(5, C)
+
+        def training_step(self, batch, batch_idx):
+            logits = self.net(batch[0])
+            return {"loss": nn.functional.cross_entropy(logits, batch[1]), "logits": logits}
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.5)
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y, ids),
+                                         batch_size=16)
+
+    def fit(epochs, module, ckpt_path=None):
+        trainer = lightning.Trainer(
+            max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False,
+            callbacks=[lightning_callback(_recorder(tmp_path / "s", y, ids, epochs=3), 0)])
+        trainer.fit(module, loader, ckpt_path=ckpt_path)
+        return trainer
+
+    fit(1, Learner()).save_checkpoint(tmp_path / "epoch1.ckpt")
+    fit(2, Learner(), tmp_path / "epoch1.ckpt")               # restored: checked, recorded
+    assert RecordStore.open(tmp_path / "s").completed_epochs(0) == 2
+    fit(3, Learner(), tmp_path / "epoch1.ckpt")               # older state: 2, 3 again
+    assert RecordStore.open(tmp_path / "s").completed_epochs(0) == 3
+    state = torch.load(tmp_path / "epoch1.ckpt", weights_only=False)
+    state["state_dict"]["net.bias"] += 1.0                    # not epoch 1's state
+    torch.save(state, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not those recorded at the end of epoch 1"):
+        fit(3, Learner(), tmp_path / "other.ckpt")
