@@ -30,9 +30,7 @@ import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DerivedFileError, DiskFull
 
@@ -203,6 +201,9 @@ def check_table_path(path: str | os.PathLike) -> Path:
         raise ConfigError(f"a table path must end in .csv or .parquet, got {path}")
     return path
 
+
+if TYPE_CHECKING:  # pandas is imported by the callers that have tables: keeps the
+    import pandas as pd  # record store (and the Recorder) free of it
 
 #: Parquet metadata key of a table's provenance; CSV tables keep it in a sidecar file.
 PROVENANCE_KEY = b"agreement_core.provenance"
@@ -378,6 +379,8 @@ def read_table(path: str | os.PathLike, inputs: Mapping[str, Any] | None = None,
         Missing, truncated, corrupt, empty, changed since its provenance was recorded (a
         CSV with a sidecar), or (with ``inputs``) stale.
     """
+    import pandas as pd
+
     path = check_table_path(path)
     if inputs is not None:
         check_provenance(path, inputs)

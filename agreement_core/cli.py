@@ -3,6 +3,7 @@
 Commands:
   train   train K networks and record their predictions every epoch
   agree   per-epoch agreement table of a record store
+  scores  per-example scores of a record store (AUM, EL2N, forgetting, data map) as a table
   stats   image statistics of a dataset split
   report  learning-dynamics table and correlations
   upgrade rewrite record stores of an older schema in the current format
@@ -32,32 +33,25 @@ import shutil
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import __version__
 from ._io import atomic_path, check_table_path, file_digest, is_disk_full, write_table
 from ._locks import LockHeld
-from .agreement import agreement_table, common_epochs
-from .data import get_dataset
-from .data.base import check_subset
-from .errors import AgreementError, ConfigError, DiskFull, StudyMissing, one_line
+from .agreement import agreement_table, common_epochs, recorded_epochs
+from .errors import AgreementError, ConfigError, DiskFull, RecordStoreError, StudyMissing, one_line
 from .locations import Locations
-from .plots import agreement_figure
 from .records import ENCODINGS, RecordStore, compact_store, store_fingerprint, upgrade_store
-from .report import learning_dynamics_table, summarize
 from .specification import VERDICTS
-from .statistics import (
-    DEFAULT_STATISTICS,
-    compute_statistics,
-    read_statistics_tables,
-    statistics_table_path,
-)
-from .study import PROFILES, Workspace, study_caption, train_study
-from .study.launch import LAUNCHERS, load_grid, run_grid
-from .study.runs import network_lock
-from .training import PRESETS, TrainConfig
 
+if TYPE_CHECKING:
+    from .training import TrainConfig
+
+# The study's commands import the study (statistics, plots, training) when they are built
+# or run: the core install (pip install agreement-core) has the record-store commands
+# (agree, scores, upgrade, compact), and names the extra the others need.
 
 # ------------------------------------------------------------------ argument types
 def parse_subset(value: str) -> int | float | None:
@@ -95,6 +89,7 @@ def parse_downsample(value: str, dataset: str) -> int | None:
 
 def add_profile_option(parser: argparse.ArgumentParser,
                        help: str = "(default: %(default)s)") -> None:
+    from .study import PROFILES
     parser.add_argument("--profile", choices=sorted(PROFILES), default="default", help=help)
 
 
@@ -174,6 +169,8 @@ _TRAIN_FIELDS = {
 
 
 def add_train(commands) -> None:
+    from .study.launch import LAUNCHERS
+    from .training import PRESETS
     train = commands.add_parser(
         "train", help="train K networks and record predictions every epoch",
         description="Train K networks on one dataset and record, after every epoch, every "
@@ -208,6 +205,8 @@ def add_train(commands) -> None:
 
 def train_config(args) -> TrainConfig:
     """The preset, then the ``--config`` file, then the options given; subsets checked."""
+    from .data.base import check_subset
+    from .training import PRESETS, TrainConfig
     fields = dict(PRESETS[args.preset])
     if args.config is not None:
         if not args.config.is_file():
@@ -234,6 +233,8 @@ def train_config(args) -> TrainConfig:
 
 
 def run_train(args) -> int:
+    from .study import train_study
+    from .study.launch import load_grid, run_grid
     check_output(args.out, "--out", directory=True)
     if args.grid is not None:
         stores = run_grid(load_grid(args.grid), args.out, launcher=args.launcher,
@@ -306,8 +307,61 @@ def run_agree(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ scores
+def add_scores(commands) -> None:
+    scores = commands.add_parser(
+        "scores", help="per-example scores of a record store, written as a table",
+        description="Write one row per example with every score the store allows: agreed-from "
+                    "epoch, forgetting events (never-learned examples counted as the most "
+                    "forgettable), correctness and, where the store keeps what they need, the "
+                    "data map's confidence and variability, AUM and EL2N. A score the store "
+                    "cannot give is named on stderr with what to record to get it.")
+    scores.add_argument("store", type=Path, help="record store directory")
+    scores.add_argument("--out", type=Path, required=True,
+                        help="the table to write: .parquet or .csv (by extension)")
+    scores.add_argument("--split", default="train", help="(default: %(default)s)")
+    scores.add_argument("--el2n-epoch", type=int,
+                        help="epoch of EL2N (default: a tenth of the recorded epochs)")
+
+
+def run_scores(args) -> int:
+    import warnings
+
+    from .scores import MissingScoreWarning, example_scores, export_scores
+
+    check_table_path(args.out)  # before the work, not after it
+    check_output(args.out, "--out")
+    store = RecordStore.open(args.store)
+    if args.split not in store.splits:
+        raise ConfigError(f"unknown split {args.split!r}; the store has {store.splits}")
+    if store.multilabel:
+        raise ConfigError(f"record store {store.path} is multi-label: the per-example scores "
+                          "are defined for single-label targets")
+    if store.available_epochs(args.split) == 0:
+        raise RecordStoreError(f"record store {store.path}: no epoch of {args.split!r} is "
+                               f"recorded for all networks ({recorded_epochs(store)})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingScoreWarning)
+        try:
+            table = example_scores(store, args.split, el2n_epoch=args.el2n_epoch)
+        except ValueError as error:   # an EL2N epoch out of range
+            raise ConfigError(f"--el2n-epoch: {error}") from None
+    for warning in caught:
+        if issubclass(warning.category, MissingScoreWarning):
+            print(f"note: {warning.message}", file=sys.stderr)
+    try:
+        written = export_scores(table, args.out)
+    except ImportError as error:      # a core install writing Parquet without pyarrow
+        raise ConfigError(f"--out {args.out}: writing Parquet needs pyarrow ({error.name} is "
+                          "not installed): pip install pyarrow, or write a .csv") from None
+    print(f"wrote {written}: {len(table)} examples, columns "
+          f"{', '.join(c for c in table.columns if c != 'example_id')}")
+    return 0
+
+
 # ------------------------------------------------------------------ stats
 def add_stats(commands) -> None:
+    from .statistics import DEFAULT_STATISTICS
     stats = commands.add_parser(
         "stats", help="image statistics of a dataset split",
         description="Compute image statistics (mean windowed entropy, segment count, DCT "
@@ -341,6 +395,9 @@ def add_stats(commands) -> None:
 
 
 def run_stats(args) -> int:
+    from .data import get_dataset
+    from .data.base import check_subset
+    from .statistics import compute_statistics, statistics_table_path
     statistics = [s.strip() for s in args.statistics.split(",") if s.strip()]
     downsample = parse_downsample(args.downsample, args.dataset)
     check_subset(args.subset, "--subset")
@@ -395,6 +452,8 @@ def add_report(commands) -> None:
 
 
 def run_report(args) -> int:
+    from .report import learning_dynamics_table, summarize
+    from .statistics import read_statistics_tables, statistics_table_path
     statistics_dir = args.statistics_dir or DEFAULT_STATISTICS_DIR
     # A folder named on the command line must exist: a typo must not read as "no statistics".
     if args.statistics_dir is not None and not args.statistics_dir.is_dir():
@@ -425,6 +484,8 @@ def run_report(args) -> int:
 
 def save_agreement_figure(store, tables: dict, statistic: str, out: Path) -> None:
     """The agreement figure of a study, titled with what it was computed from."""
+    from .plots import agreement_figure
+    from .study import study_caption
     source = next((t.attrs["source"] for t in tables.values() if t.attrs.get("source")), None)
     title = textwrap.fill(study_caption(store, source), 150)
     if not any(statistic in t.columns for t in tables.values()):
@@ -463,6 +524,7 @@ def add_compact(commands) -> None:
 
 
 def run_compact(args) -> int:
+    from .study.runs import network_lock
     for path in args.stores:
         store = RecordStore.open(path)
         with contextlib.ExitStack() as held:
@@ -545,6 +607,7 @@ def add_budget(commands) -> None:
 
 
 def run_budget(args) -> int:
+    from .study import Workspace
     from .study.runs import training_budget
 
     table = training_budget(Workspace.open(args.profile, locations_of(args)))
@@ -577,6 +640,7 @@ def add_prune(commands) -> None:
 
 
 def run_prune(args) -> int:
+    from .study import Workspace
     from .study.pruning import run_profile_pruning
 
     workspace = Workspace.open(args.profile, locations_of(args))
@@ -638,6 +702,7 @@ def run_build(args) -> int:
 
 # ------------------------------------------------------------------ main
 COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
+            "scores": (add_scores, run_scores),
             "stats": (add_stats, run_stats), "report": (add_report, run_report),
             "prune": (add_prune, run_prune),
             "upgrade": (add_upgrade, run_upgrade), "compact": (add_compact, run_compact),
@@ -645,7 +710,9 @@ COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "build": (add_build, run_build)}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of command ``only`` alone (what ``main`` builds when
+    the command is named: ``agreement scores ...`` does not import the study)."""
     parser = argparse.ArgumentParser(
         prog="agreement", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -654,9 +721,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="on an error or Ctrl-C, show the full traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for add, _ in COMMANDS.values():
-        add(commands)
+    for name, (add, _) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        try:
+            add(commands)
+        except ImportError as error:      # a core install: the study's extra is missing
+            add_unavailable(commands, name, error)
     return parser
+
+
+#: The extra each command needs beyond the core install.
+EXTRA = {"train": "study", "stats": "study", "report": "study", "prune": "study",
+         "claims": "study", "budget": "study", "build": "study,book"}
+
+
+def add_unavailable(commands, name: str, error: ImportError) -> None:
+    """A command whose modules do not import: listed, and an ``error:`` line when run."""
+    extra = EXTRA.get(name, "study")
+    # A command that failed half-way through declaring its options: forget that half.
+    commands.choices.pop(name, None)
+    commands._choices_actions[:] = [a for a in commands._choices_actions if a.dest != name]
+    message = (f"the {name} command needs the '{extra}' extra ({error.name or error} is not "
+               f"installed): pip install 'agreement-core[{extra}]'")
+    command = commands.add_parser(name, help=f"(needs: pip install 'agreement-core[{extra}]')",
+                                  description=message)
+    command.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    command.set_defaults(unavailable=message)
 
 
 #: What an interrupted command keeps (every file is written atomically), for its Ctrl-C line.
@@ -712,8 +803,11 @@ def disk_full_line(args, argv: list[str], error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0, 2 for an error, 130 for Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
-    args = build_parser().parse_args(argv)
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(named if named in COMMANDS else None).parse_args(argv)
     try:
+        if getattr(args, "unavailable", None):
+            raise ConfigError(args.unavailable)
         return COMMANDS[args.command][1](args)
     except KeyboardInterrupt:
         if args.debug:

@@ -14,8 +14,11 @@ the package, and each function imports its framework only when called
   an ``example_id`` column (``remove_unused_columns=False``), which is taken out of the
   inputs before the model sees them.
 
-One process only: under distributed training each process sees part of every epoch, and
-the recorder would stop at examples it never saw; both refuse a world size above 1.
+Under distributed training (DDP: ``torch.distributed``, one process per device) every
+process records its own batches and the recorder gathers them on rank 0 at the end of each
+epoch (:class:`~agreement_core.recorder.Recorder`); a sampler's padding duplicates count
+once. Each epoch is finished with the model's fingerprint; a run resumed from a checkpoint
+(Lightning's ``ckpt_path``, the Trainer's ``resume_from_checkpoint``) is checked against it.
 """
 
 from __future__ import annotations
@@ -24,14 +27,66 @@ from .errors import ConfigError
 from .recorder import Recorder
 
 
-def _single_process(world_size: int) -> None:
-    if world_size > 1:
-        raise ConfigError(f"recording needs one process (world size {world_size}): each "
-                          "process sees only part of an epoch; record from a single device")
-
-
 def _batch_ids(batch, id_key: str):
     return batch[id_key] if isinstance(batch, dict) else batch[-1]
+
+
+_CLASSES: dict = {}
+
+
+def _lightning_class():
+    """The callback class, built on first use (Lightning is an optional extra) and reachable
+    as ``agreement_core.integrations.AgreementRecorder``, so that ``ddp_spawn`` can pickle
+    it into the worker processes."""
+    if "AgreementRecorder" in _CLASSES:
+        return _CLASSES["AgreementRecorder"]
+    from lightning.pytorch.callbacks import Callback
+
+    class AgreementRecorder(Callback):
+        def __init__(self, recorder, network, train_split, eval_split, logits_key, id_key):
+            self.recorder, self.network = recorder, network
+            self.train_split, self.eval_split = train_split, eval_split
+            self.logits_key, self.id_key = logits_key, id_key
+
+        def on_train_start(self, trainer, pl_module):
+            if trainer.current_epoch > 0:            # resumed from a checkpoint (ckpt_path)
+                self.recorder.restored(self.network, pl_module, epoch=trainer.current_epoch)
+
+        def _update(self, trainer, split, outputs, batch):
+            if not isinstance(outputs, dict) or self.logits_key not in outputs:
+                raise ConfigError(f"the step must return a dict with {self.logits_key!r} "
+                                  "(and 'loss') for the recorder")
+            self.recorder.update(self.network, split, trainer.current_epoch + 1,
+                                 _batch_ids(batch, self.id_key),
+                                 logits=outputs[self.logits_key])
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self._update(trainer, self.train_split, outputs, batch)
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self.recorder.finish_epoch(self.network, self.train_split,
+                                       trainer.current_epoch + 1, model=pl_module)
+
+        def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
+                                    dataloader_idx=0):
+            if self.eval_split is not None and not trainer.sanity_checking:
+                self._update(trainer, self.eval_split, outputs, batch)
+
+        def on_validation_epoch_end(self, trainer, pl_module):
+            if self.eval_split is not None and not trainer.sanity_checking:
+                self.recorder.finish_epoch(self.network, self.eval_split,
+                                           trainer.current_epoch + 1, model=pl_module)
+
+    AgreementRecorder.__qualname__ = "AgreementRecorder"
+    AgreementRecorder.__module__ = __name__
+    _CLASSES["AgreementRecorder"] = AgreementRecorder
+    return AgreementRecorder
+
+
+def __getattr__(name: str):
+    if name == "AgreementRecorder":
+        return _lightning_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lightning_callback(recorder: Recorder, network: int, *, train_split: str = "train",
@@ -52,35 +107,7 @@ def lightning_callback(recorder: Recorder, network: int, *, train_split: str = "
     logits_key, id_key : str
         Where the logits are in the step's returned dict, and the ids in a dict batch.
     """
-    from lightning.pytorch.callbacks import Callback
-
-    class AgreementRecorder(Callback):
-        def on_train_start(self, trainer, pl_module):
-            _single_process(trainer.world_size)
-
-        def _update(self, trainer, split, outputs, batch):
-            if not isinstance(outputs, dict) or logits_key not in outputs:
-                raise ConfigError(f"the step must return a dict with {logits_key!r} (and "
-                                  "'loss') for the recorder")
-            recorder.update(network, split, trainer.current_epoch + 1,
-                            _batch_ids(batch, id_key), logits=outputs[logits_key])
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self._update(trainer, train_split, outputs, batch)
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            recorder.finish_epoch(network, train_split, trainer.current_epoch + 1)
-
-        def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
-                                    dataloader_idx=0):
-            if eval_split is not None and not trainer.sanity_checking:
-                self._update(trainer, eval_split, outputs, batch)
-
-        def on_validation_epoch_end(self, trainer, pl_module):
-            if eval_split is not None and not trainer.sanity_checking:
-                recorder.finish_epoch(network, eval_split, trainer.current_epoch + 1)
-
-    return AgreementRecorder()
+    return _lightning_class()(recorder, network, train_split, eval_split, logits_key, id_key)
 
 
 def recording_trainer(recorder: Recorder, network: int, *, split: str = "train",
@@ -98,15 +125,18 @@ def recording_trainer(recorder: Recorder, network: int, *, split: str = "train",
     if args is None or args.remove_unused_columns:
         raise ConfigError("pass args=TrainingArguments(..., remove_unused_columns=False): the "
                           f"Trainer would drop the {id_column!r} column the recorder needs")
-    _single_process(args.world_size)
     epoch = {"now": 1}
 
     class EpochBoundaries(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            if (state.epoch or 0) >= 1:              # resumed from a checkpoint
+                recorder.restored(network, model, epoch=int(round(state.epoch)))
+
         def on_epoch_begin(self, args, state, control, **kwargs):
             epoch["now"] = int(round(state.epoch or 0)) + 1
 
-        def on_epoch_end(self, args, state, control, **kwargs):
-            recorder.finish_epoch(network, split, epoch["now"])
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+            recorder.finish_epoch(network, split, epoch["now"], model=model)
 
     class RecordingTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):

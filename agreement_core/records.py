@@ -53,7 +53,8 @@ from .data.labels import is_correct
 from .errors import RecordStoreError
 
 __all__ = ["ENCODINGS", "KEEP", "SCHEMA_VERSION", "EpochRecord", "RecordStore", "compact_store",
-           "el2n_of", "store_fingerprint", "true_class_margin", "upgrade_store"]
+           "el2n_of", "example_names_path", "read_example_names", "store_fingerprint",
+           "true_class_margin", "upgrade_store"]
 
 # 2: every file carries a header (identity + per-array CRC-32); 1: bare arrays.
 SCHEMA_VERSION = 2
@@ -82,6 +83,26 @@ _RESUME_KEYS = ("num_networks", "num_epochs", "num_classes", "multilabel", "with
 _REDO_EPOCH = "delete it and rerun the training command to recompute it"
 _REDO_TARGETS = "delete it and rerun the training command to rewrite it"
 _REDO_UPGRADE = "delete it and rerun the upgrade (the training command then recomputes it)"
+
+
+def example_names_path(store_path: str | os.PathLike, split: str) -> Path:
+    """Where a store keeps the string ids of ``split`` (:class:`~agreement_core.recorder.
+    Recorder` with string ids): a JSON list, the integer example id being the position."""
+    return Path(store_path) / "example_names" / f"{split}.json"
+
+
+def read_example_names(store: RecordStore, split: str) -> np.ndarray | None:
+    """The string id of every example of ``split`` in the store's example order, or None
+    for a store recorded with integer ids."""
+    path = example_names_path(store.path, split)
+    if not path.is_file():
+        return None
+    names = np.asarray(json.loads(path.read_text()), dtype=str)
+    ids = store.example_ids(split)
+    if ids.min(initial=0) < 0 or ids.max(initial=-1) >= len(names):
+        raise RecordStoreError(f"{path}: {len(names)} names do not cover the example ids "
+                               f"of {split!r}")
+    return names[ids]
 
 
 def true_class_margin(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -787,7 +808,7 @@ class RecordStore:
                                  f"got {value.dtype} {value.shape}")
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"{where}: {name} holds NaN or infinite values")
-            arrays[name] = value.astype(np.float32)
+            arrays[name] = value.astype(np.float32, copy=False)
         _write_record(self._epoch_path(network, split, epoch),
                       self._epoch_identity(network, split, epoch), arrays)
 

@@ -20,6 +20,7 @@ LAYERS = {
     "agreement_core.training": 3,
     "agreement_core.records": 4, "agreement_core.recorder": 4, "agreement_core.integrations": 4,
     "agreement_core.agreement": 5, "agreement_core.statistics": 5, "agreement_core.scores": 5,
+    "agreement_core.gradients": 5,
     "agreement_core.correlation": 6, "agreement_core.report": 6, "agreement_core.findings": 6,
     "agreement_core.claims": 6, "agreement_core.order": 6, "agreement_core.hacohen": 6,
     "agreement_core.plots": 7, "agreement_core.widgets": 7,

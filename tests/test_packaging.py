@@ -13,7 +13,8 @@ def pyproject_requirements() -> set[str]:
     requirements = set(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         requirements.update(extra)
-    return requirements
+    # Extras that name other extras of this package add nothing of their own.
+    return {req for req in requirements if not req.startswith(f"{project['name']}[")}
 
 
 def environment_requirements() -> set[str]:

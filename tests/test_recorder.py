@@ -58,6 +58,7 @@ def test_per_batch_recording_resumes_and_counts_a_repeated_batch_once(tmp_path):
                        num_epochs=e, num_classes=c, keep="probs", with_true_prob=True)
     assert list(resumed.epochs_to_run(0)) == [3]
     for net in range(k):
+        resumed.restored(net)                        # no fingerprint recorded: our word
         resumed.update(net, "train", 3, ids, logits=logits[2, net])
         resumed.finish_epoch(net, "train", 3)
     store = RecordStore.open(tmp_path / "s")
@@ -174,7 +175,7 @@ def test_any_dataset_gets_stable_ids_or_a_clear_error():
     table.rows.reverse()                              # the table was reordered after wrapping
     with pytest.raises(ConfigError, match="not stable"):
         by_id.load_image(0)
-    with pytest.raises(ConfigError, match="name the image and label"):
+    with pytest.raises(ConfigError, match="name the input and label"):
         wrap_dataset(_Table([{"picture": images[0], "y": 0}]))
 
 

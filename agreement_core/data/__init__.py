@@ -10,27 +10,42 @@ a whole split at once. Use :func:`get_dataset` to build one by name, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
-from ..locations import Locations
-from .archive import extract_archive
-from .base import ImageDataset, select_subset
-from .cifar import CIFAR10, CIFAR10_CLASSES
-from .dtd import DTD
-from .imagefolder import ImageNet, imagenette
-from .kth import KTH_MATERIALS, KTHTIPS2b
-from .voc import VOC_CLASSES, PascalVOC
-from .wrap import WrappedDataset, wrap_dataset
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-DATASETS: dict[str, Callable[..., ImageDataset]] = {
-    "cifar10": CIFAR10,
-    "imagenet": ImageNet,
-    "imagenette": imagenette,
-    "voc": PascalVOC,
-    "kth": KTHTIPS2b,
-    "dtd": DTD,
+    from ..locations import Locations
+    from .base import ImageDataset
+
+# The datasets load lazily (PEP 562): ``agreement_core.data.labels``, which the record store
+# imports, must not import PIL, pandas and every dataset module with it.
+_WHERE = {
+    "extract_archive": ".archive", "ImageDataset": ".base", "select_subset": ".base",
+    "CIFAR10": ".cifar", "CIFAR10_CLASSES": ".cifar", "DTD": ".dtd",
+    "ImageNet": ".imagefolder", "imagenette": ".imagefolder", "KTH_MATERIALS": ".kth",
+    "KTHTIPS2b": ".kth", "VOC_CLASSES": ".voc", "PascalVOC": ".voc",
+    "WrappedDataset": ".wrap", "wrap_dataset": ".wrap",
 }
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name == "DATASETS":
+        value = globals()["DATASETS"] = {
+            "cifar10": __getattr__("CIFAR10"), "imagenet": __getattr__("ImageNet"),
+            "imagenette": __getattr__("imagenette"), "voc": __getattr__("PascalVOC"),
+            "kth": __getattr__("KTHTIPS2b"), "dtd": __getattr__("DTD")}
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE, "DATASETS"])
 
 
 def get_dataset(name: str, split: str, locations: Locations | None = None,
@@ -41,11 +56,14 @@ def get_dataset(name: str, split: str, locations: Locations | None = None,
     ``kwargs`` go to the dataset (``root``, ``mirror``, ``transform``, ``subset``, ...).
     An unknown name or split raises :class:`~agreement_core.errors.ConfigError`.
     """
-    if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    from ..errors import ConfigError
+
+    datasets: dict[str, Callable[..., ImageDataset]] = __getattr__("DATASETS")
+    if name not in datasets:
+        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(datasets)}")
     if locations is not None:
         kwargs = {"root": locations.data_root, "mirror": locations.mirror, **kwargs}
-    return DATASETS[name](split, **kwargs)
+    return datasets[name](split, **kwargs)
 
 
 __all__ = [

@@ -109,6 +109,7 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
                                   f"end at epoch {todo.start - 1}")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            recorder.restored(k, model)      # checked against the recorded fingerprint
         generator = torch.Generator().manual_seed(seed + k)
         for epoch in todo:
             model.train()
@@ -119,14 +120,14 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            recorder.finish_epoch(k, "train", epoch)
+            recorder.finish_epoch(k, "train", epoch, model=model)
             if test is not None:
                 model.eval()
                 with torch.no_grad():
                     for rows in torch.arange(len(y_test)).split(512):
                         record(k, "test", epoch, x_test[rows], y_test[rows], id_test[rows],
                                model)
-                recorder.finish_epoch(k, "test", epoch)
+                recorder.finish_epoch(k, "test", epoch, model=model)
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(checkpoint) as tmp:
                 torch.save({"epoch": epoch, "model": model.state_dict(),
