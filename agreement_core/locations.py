@@ -35,6 +35,8 @@ PROJECT_ENV = "AGREEMENT_PROJECT"
 DEFAULT_DATA_ROOT = Path("~/.cache/agreement_core/data")
 #: The checkout's settings file (JSON: ``data_root``, ``mirror``), beside ``_config.yml``.
 SETTINGS_FILE = ".agreement.json"
+#: Set to "0" to ignore the settings file (the tests do: they say where the data is).
+SETTINGS_ENV = "AGREEMENT_SETTINGS"
 # The checkout this package was imported from (an installed package: site-packages).
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -69,13 +71,16 @@ def project_root(project: str | os.PathLike | None = None) -> Path | None:
 
 
 def project_settings() -> dict[str, str]:
-    """The checkout's settings file (:data:`SETTINGS_FILE`), {} when there is none.
+    """The checkout's settings file (:data:`SETTINGS_FILE`), {} when there is none (or
+    ``$AGREEMENT_SETTINGS`` is ``0``).
 
     Raises
     ------
     ConfigError
         The file is not a JSON object of strings (named, with what to do).
     """
+    if os.environ.get(SETTINGS_ENV) == "0":
+        return {}
     root = project_root()
     path = root / SETTINGS_FILE if root is not None else None
     if path is None or not path.is_file():

@@ -12,6 +12,13 @@ from agreement_core.data import CIFAR10
 from agreement_core.locations import Locations
 
 
+@pytest.fixture(autouse=True)
+def _no_checkout_settings(monkeypatch):
+    """The tests say where the data is: the checkout's .agreement.json (written by make for
+    notebooks run by hand) must not stand in for an unset variable a test asks about."""
+    monkeypatch.setenv("AGREEMENT_SETTINGS", "0")
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     """The offline mirror: $AGREEMENT_MIRROR, else ../shared/datasets beside the checkout."""

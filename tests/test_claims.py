@@ -457,3 +457,67 @@ def test_the_books_first_screen_summarises_the_committed_table():
     assert row_dataset("agreement-test-imagenet", "Imagenette fastnet_small") == "ImageNet"
     assert row_dataset("gap-early", "CIFAR-10 vgg11_narrow (main)") == "CIFAR-10"
     assert "{include} _generated/findings.md" in (REPO / "book" / "intro.md").read_text()
+
+
+# ------------------------------------------------------------------ a stale or corrupt table
+def _copy_of_committed_claims(tmp_path):
+    import shutil
+
+    from agreement_core._io import write_table
+
+    table = pd.read_csv(REPO / "results" / "full" / "claims.csv",
+                        keep_default_na=False, na_values=[""])
+    path = tmp_path / "claims.csv"
+    write_table(table, path, provenance={"stores": {"main": "sha256:x"}})
+    shutil.copy(path, tmp_path / "original.csv")
+    return table, path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.assign(verdict=["bogus-verdict"] * len(t)), "verdict 'bogus-verdict'"),
+    (lambda t: t.assign(value=-7.0, ci_low=5.0, ci_high=-5.0), "does not hold -7"),
+    (lambda t: t.assign(spec_id="no-such-claim"), "not in the specification"),
+    (lambda t: t.drop(columns=["p_holm"]), "other columns"),
+])
+def test_an_impossible_claims_table_is_refused_in_one_line(tmp_path, damage, message):
+    from agreement_core._io import write_table
+    from agreement_core.errors import DerivedFileError
+    from agreement_core.study.claims import read_claims
+
+    table, path = _copy_of_committed_claims(tmp_path)
+    inputs = {"stores": {"main": "sha256:x"}}
+    assert len(read_claims(path, inputs)) == len(table)
+    write_table(damage(table), path, provenance=inputs)  # well-formed, provenance and all
+    with pytest.raises(DerivedFileError, match=re.escape(message)) as caught:
+        read_claims(path, inputs)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+
+
+def test_an_edited_stale_or_garbage_claims_table_is_not_trusted(tmp_path):
+    from agreement_core.errors import DerivedFileError
+    from agreement_core.study.claims import read_claims
+
+    table, path = _copy_of_committed_claims(tmp_path)
+    inputs = {"stores": {"main": "sha256:x"}}
+    with pytest.raises(DerivedFileError, match="stale: derived from other inputs"):
+        read_claims(path, {"stores": {"main": "sha256:y"}})  # a study changed since
+    path.write_text(path.read_text().replace("reproduced", "differs", 1))  # edited by hand
+    with pytest.raises(DerivedFileError, match="does not match its provenance"):
+        read_claims(path, inputs)
+    path.write_bytes(b"\x00\x01garbage")
+    with pytest.raises(DerivedFileError):
+        read_claims(path, inputs)
+    (tmp_path / "claims.csv.provenance.json").unlink()
+    with pytest.raises(DerivedFileError, match="records no provenance"):
+        read_claims(path, inputs)
+
+
+def test_the_committed_claims_are_current_with_the_committed_results():
+    """A fresh clone trusts the committed table: it was derived from exactly the committed
+    stores and statistics (else the book would compute it again during the build)."""
+    from agreement_core.locations import Locations
+    from agreement_core.study import Workspace
+    from agreement_core.study.claims import claims_inputs, read_claims
+
+    workspace = Workspace.open("full", Locations(results=REPO / "results"))
+    read_claims(workspace.layout.claims_path, claims_inputs(workspace))

@@ -169,7 +169,7 @@ def test_stats_with_another_list_keeps_the_columns_of_the_committed_table(tmp_pa
     out_dir = tmp_path / "statistics"
     out_dir.mkdir()
     shutil.copy(committed, out_dir)
-    argv = ["stats", "dtd", "--split", "test", "--subset", "2", "--downsample", "128",
+    argv = ["stats", "dtd", "--split", "test", "--subset", "2", "--downsample", "none",
             "--workers", "1", "--no-progress", "--data-root", str(data_root),
             "--mirror", str(mirror), "--out-dir", str(out_dir)]
     assert main(argv) == 0, capsys.readouterr().err

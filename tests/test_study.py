@@ -295,7 +295,7 @@ def test_the_checkouts_settings_file_places_the_data_without_environment(tmp_pat
     (project / "notebooks").mkdir(parents=True)
     (project / "_config.yml").write_text("title: x\n")
     monkeypatch.setenv("AGREEMENT_PROJECT", str(project))
-    for name in ("AGREEMENT_DATA_ROOT", "AGREEMENT_MIRROR"):
+    for name in ("AGREEMENT_DATA_ROOT", "AGREEMENT_MIRROR", "AGREEMENT_SETTINGS"):
         monkeypatch.delenv(name, raising=False)
     assert locations.mirror_dir() is None
     (project / ".agreement.json").write_text(
@@ -304,6 +304,11 @@ def test_the_checkouts_settings_file_places_the_data_without_environment(tmp_pat
     assert locations.mirror_dir() == Path("/srv/mirror")
     monkeypatch.setenv("AGREEMENT_MIRROR", "/env/mirror")
     assert locations.mirror_dir() == Path("/env/mirror")
+    monkeypatch.setenv("AGREEMENT_SETTINGS", "0")  # the tests' own switch
+    assert locations.mirror_dir() == Path("/env/mirror")
+    monkeypatch.delenv("AGREEMENT_MIRROR")
+    assert locations.mirror_dir() is None
+    monkeypatch.delenv("AGREEMENT_SETTINGS")
     (project / ".agreement.json").write_text("[1, 2")
     with pytest.raises(ConfigError, match=r"\.agreement\.json is not readable JSON"):
         locations.data_root()
