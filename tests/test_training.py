@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -235,3 +236,18 @@ def test_bfloat16_training_records_its_precision_and_learns(tmp_path, locations)
     assert all(store.completed_epochs(k) == 3 for k in range(2))
     table = agreement_table(store, "train")
     assert table["mean_acc"].iloc[-1] > 0.2  # above chance (0.1) after 3 epochs
+
+
+def test_emulated_bfloat16_on_the_cpu_is_said(monkeypatch):
+    """A CPU without native bfloat16 runs it emulated, ~90x slower: the trainer says so."""
+    from agreement_core.training import step
+
+    config = TrainConfig(precision="bfloat16")
+    monkeypatch.setattr(step, "native_bfloat16_cpu", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        assert step.precision_autocast(config, "cpu") is not None
+    monkeypatch.setattr(step, "native_bfloat16_cpu", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step.precision_autocast(config, "cpu")
+    assert step.precision_autocast(TrainConfig(precision="float32"), "cpu") is None

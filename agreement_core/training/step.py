@@ -9,6 +9,9 @@ or a group of K, :mod:`agreement_core.training.trainer`) and the curriculum trai
 from __future__ import annotations
 
 import contextlib
+import functools
+import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -34,12 +37,34 @@ def network_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return loss_fn(logits, targets)
 
 
+@functools.cache
+def native_bfloat16_cpu() -> bool | None:
+    """Whether this CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX, Arm BF16);
+    None when it cannot be told (no ``/proc/cpuinfo``)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 def precision_autocast(config: TrainConfig, device):
     """``torch.autocast`` to bfloat16 on ``device`` when ``config.precision`` asks for it,
-    else None (float32 throughout)."""
+    else None (float32 throughout).
+
+    On a CPU without native bfloat16 the autocast still runs, emulated, and a warning says
+    so: on an AVX2-only AMD EPYC a 3x3 convolution (128 x 64 x 32 x 32) took 33.6 s in
+    bfloat16 against 0.37 s in float32, one thread.
+    """
     if config.precision != "bfloat16":
         return None
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    kind = torch.device(device).type
+    if kind == "cpu" and native_bfloat16_cpu() is False:
+        warnings.warn("this CPU has no native bfloat16 (no AVX512-BF16, AMX or BF16 flag): "
+                      "precision='bfloat16' is emulated here, about 90x slower than float32 "
+                      "for convolutions; train on a CPU or GPU with bfloat16, or use "
+                      "precision='float32' (a different study)", RuntimeWarning, stacklevel=2)
+    return torch.autocast(kind, dtype=torch.bfloat16)
 
 
 def train_step(model, optimizer, inputs: torch.Tensor, targets: torch.Tensor, *,
