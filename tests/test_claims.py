@@ -326,7 +326,11 @@ def test_select_claims_refuses_a_claim_without_an_entry():
     from agreement_core.study.figures import select_claims
 
     table = pd.read_csv(REPO / "results" / "full" / "claims.csv")
-    assert len(select_claims(table, ["voc-entropy"])) >= 2
+    chosen = select_claims(table, ["voc-entropy"])
+    assert len(chosen) >= 2 and set(chosen["spec_id"]) == {"voc-entropy"}  # not the test set's
+    assert set(select_claims(table, ["hist"])["spec_id"]) == {
+        s.id for s in SPECIFICATION if s.id.startswith("hist-")}
+    assert list(select_claims(table, ["agreement-datasets-voc"])["study"].str[:3]) == ["VOC"] * 2
     with pytest.raises(ConfigError, match="not a claim of the specification"):
         select_claims(table, ["voc-colourfulness"])
 

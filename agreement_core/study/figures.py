@@ -422,9 +422,10 @@ def given_parameters(namespace: Mapping) -> set[str]:
 
 
 def select_claims(table: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
-    """The rows of a claims table whose ``claim_id`` is or starts with one of ``names``
-    (``name + "-"``); every name must be, or extend, an id of the claim specification and
-    match at least one row."""
+    """The rows of a claims table that ``names`` select: a specification id selects that
+    claim's rows, any other name the rows whose ``claim_id`` is or starts with it
+    (``name + "-"``); every name must be, or extend, or begin an id of the claim specification,
+    and together they must match at least one row."""
     names = list(names)
     for name in names:
         if not any(name == s or name.startswith(s + "-") or s.startswith(name + "-")
@@ -432,8 +433,14 @@ def select_claims(table: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
             raise ConfigError(f"{name!r} is not a claim of the specification "
                               "(agreement_core/specification.py); known: "
                               f"{', '.join(SPEC_BY_ID)}")
-    chosen = table[[any(i == c or i.startswith(c + "-") for c in names)
-                    for i in table["claim_id"]]]
+    def shown(claim_id: str, spec_id: str) -> bool:
+        # A specification id names that claim's rows only ("voc-entropy" is not
+        # "voc-entropy-test"); any other name is a prefix ("hist", "agreement-datasets-voc").
+        return any(spec_id == name if name in SPEC_BY_ID
+                   else claim_id == name or claim_id.startswith(name + "-") for name in names)
+
+    chosen = table[[shown(i, s) for i, s in zip(table["claim_id"], table["spec_id"],
+                                                strict=True)]]
     if chosen.empty:
         raise ConfigError(f"no row of the claims table matches {names}")
     return chosen
