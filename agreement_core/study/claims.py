@@ -26,9 +26,11 @@ from .workspace import Workspace
 STAND_INS = {"imagenette": "Imagenette", "dtd": "DTD"}
 
 
-def _groups(workspace: Workspace, config: TrainConfig, label: str) -> StudyGroups:
+def _groups(workspace: Workspace, config: TrainConfig, label: str, *,
+            capacity: bool = False) -> StudyGroups:
     """``config`` and its seed variants (when its role is seeded, or it is the main study):
-    the finished ones, with the statistics tables of its dataset."""
+    the finished ones, with the statistics tables of its dataset (and, with ``capacity``,
+    the network's parameter count)."""
     profile = workspace.profile
     configs = [config, *profile.seed_variants(config).values()]
     stores = []
@@ -39,7 +41,7 @@ def _groups(workspace: Workspace, config: TrainConfig, label: str) -> StudyGroup
     present = dataset_available(config.dataset, workspace.locations)
     statistics = study_statistics(workspace, stores[0], config.dataset) if stores else {}
     return StudyGroups(label, stores, statistics, present=present,
-                       parameters=parameter_count(config))
+                       parameters=parameter_count(config) if capacity else None)
 
 
 def parameter_count(config: TrainConfig) -> int | None:
@@ -58,7 +60,7 @@ def profile_studies(workspace: Workspace) -> Studies:
     """Every study of ``workspace``'s profile the claims need, each with its seed groups."""
     profile = workspace.profile
     base = profile.config("cifar10")
-    main = _groups(workspace, base, f"{base.arch} (main)")
+    main = _groups(workspace, base, f"{base.arch} (main)", capacity=True)
     if not main.stores:
         raise StudyMissing(f"profile {profile.name!r}: the main study has no finished results, "
                            "so the paper's claims cannot be tested yet; run 'python -m "
@@ -72,7 +74,8 @@ def profile_studies(workspace: Workspace) -> Studies:
     families = {}
     for arch in profile.architectures:
         config = profile.config("cifar10", arch=arch)
-        families[arch] = groups(config, arch)
+        families[arch] = main if config == base else _groups(workspace, config, arch,
+                                                             capacity=True)
     mixed = [s for s in families.values() if s.stores and s.stores[0].num_epochs == base.epochs]
     random_labels = groups(profile.config("cifar10-random-labels"), "random labels")
     small, large = min(profile.batch_sizes), max(profile.batch_sizes)
