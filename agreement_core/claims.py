@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .agreement import example_dynamics
-from .correlation import rank_agreed_from, resample_spearman, spearman, tie_groups
+from .correlation import resample_spearman, spearman, tie_groups
+from .order import learning_orders
 from .records import RecordStore
 from .specification import (
     ALPHA,
@@ -323,14 +323,13 @@ class OrderData:
     epoch, the mean accuracy per epoch, the agreed-from epoch and the example resamples."""
 
     def __init__(self, store: RecordStore, split: str, weights: np.ndarray):
-        correct = np.stack([record.correct for record in store.iter_epochs(split)])  # (E,K,N)
-        self.epochs = correct.shape[0]
-        self.ids = store.example_ids(split)
-        self.agreed = correct.all(axis=1)  # (E, N)
-        self.mean_acc = correct.mean(axis=(1, 2))
-        agreed_from = example_dynamics(correct)["agreed_from_epoch"]
-        self.never_agreed = float(np.isnan(agreed_from).mean())
-        self.order = rank_agreed_from(agreed_from, self.epochs).astype(np.float64)
+        orders = learning_orders(store, split)  # one pass over the epochs
+        self.epochs = orders["num_epochs"]
+        self.ids = orders["example_id"]
+        self.agreed = orders["agreed"]  # (E, N)
+        self.mean_acc = orders["mean_acc"]
+        self.never_agreed = float(np.isnan(orders["agreed_from"]).mean())
+        self.order = orders["order_key"].astype(np.float64)
         self.weights = weights
         epoch_numbers = np.arange(1, self.epochs + 1)
         self.plotted = ((epoch_numbers >= MIN_EPOCH) & (self.mean_acc >= RISING_ACCURACY)

@@ -207,8 +207,8 @@ def learning_orders(store: RecordStore, split: str) -> dict:
         epoch with never agreed as ``E + 1`` (small: learned early), ``accessibility`` (N,)
         float64 Hacohen et al.'s score, the mean over the E epochs of the fraction of the K
         networks that are right (large: learned early), ``agreed`` (E, N) bool, the
-        agreed set of every epoch (all K networks right at that epoch), and ``final_acc``
-        the mean accuracy of the K networks at the last epoch.
+        agreed set of every epoch (all K networks right at that epoch), ``mean_acc`` (E,)
+        the mean accuracy of the K networks at every epoch, and ``final_acc`` its last value.
     """
     epochs = store.available_epochs(split)
     if epochs == 0:
@@ -218,11 +218,12 @@ def learning_orders(store: RecordStore, split: str) -> dict:
     dynamics = DynamicsAccumulator()
     accessibility = np.zeros(n)
     agreed = np.empty((epochs, n), dtype=bool)
+    mean_acc = np.empty(epochs)
     for record in store.iter_epochs(split, range(1, epochs + 1)):
         dynamics.update(record.epoch, record.correct)
         accessibility += hacohen_tp_agreement(record.correct)
         agreed[record.epoch - 1] = record.agreed
-        final_acc = float(record.accuracies.mean())
+        mean_acc[record.epoch - 1] = record.accuracies.mean()
     agreed_from = dynamics.result()["agreed_from_epoch"]
     return {
         "example_id": store.example_ids(split),
@@ -232,7 +233,8 @@ def learning_orders(store: RecordStore, split: str) -> dict:
         "order_key": rank_agreed_from(agreed_from, epochs),
         "accessibility": accessibility / epochs,
         "agreed": agreed,
-        "final_acc": final_acc,
+        "mean_acc": mean_acc,
+        "final_acc": float(mean_acc[-1]),
     }
 
 
