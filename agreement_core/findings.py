@@ -392,3 +392,164 @@ __all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "PRUNING_SCORE_N
            "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
            "pruning_headline", "pruning_summary", "same_predictions", "score_correlations",
            "table_sizes"]
+
+
+def learning_order_headline(tables: Mapping[str, pd.DataFrame], split: str = "train") -> str:
+    """The learning-order chapter's conclusion, in numbers: how reproducible the order is
+    (the noise ceiling), how much of it image statistics, the class and human uncertainty
+    explain, and what claims 2-5 of Hacohen et al. come to.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The CSVs of :func:`agreement_core.hacohen.run_study_order` and
+        :func:`~agreement_core.hacohen.run_hacohen` by name (``ceiling``, ``explained``,
+        ``nested_summary``, ``groups``, ``cross_groups``; those missing are left out).
+    split : str
+        The split of the order analyses quoted.
+
+    Returns
+    -------
+    str
+        Markdown bullets.
+    """
+    lines = []
+    ceiling = tables.get("ceiling")
+    if ceiling is not None:
+        c = ceiling[(ceiling["split"] == split) & (ceiling["order"] == "order_key")]
+        same = c[c["between"].str.endswith(" seeds")]
+        if len(same):
+            r = same.iloc[0]
+            across = c[c["between"].str.contains(" vs ")]
+            lines.append(
+                f"- **How reproducible the order is.** Two independent seed "
+                f"groups of {r['between'].removesuffix(' seeds')} order the {int(r.n):,} {split} "
+                f"examples with Spearman rho {r.rho:.3f} [{r.rho_ci_low:.3f}, "
+                f"{r.rho_ci_high:.3f}] (pairs {r.rho_pair_min:.3f}..{r.rho_pair_max:.3f}); "
+                f"the order pooled over the {int(r.groups)} groups has a Spearman-Brown "
+                f"reliability of {r.reliability:.3f}."
+                + (f" Across architectures (one seed group each) rho is "
+                   f"{across['rho'].min():.3f}..{across['rho'].max():.3f}, "
+                   + ("below" if across["rho"].max() < r.rho_pair_min else "not below")
+                   + " every pair of the same architecture's seed groups."
+                   if len(across) else ""))
+    explained = tables.get("explained")
+    if explained is not None:
+        e = explained[explained["split"] == split]
+        parts = []
+        for predictor, with_class, words in (("image statistics", False, "the image statistics"),
+                                             ("image statistics", True,
+                                              "the image statistics with the class"),
+                                             ("class only", False, "the class alone")):
+            rows = e[(e["predictor"] == predictor) & (e["with_class"] == with_class)]
+            if len(rows):
+                best = rows.loc[rows["share"].idxmax()]
+                parts.append(f"{words} {best.share:.1%} [{best.share_ci_low:.1%}, "
+                             f"{best.share_ci_high:.1%}] ({best.model})")
+        human = explained[explained["predictor"].str.contains("CIFAR-10H")]
+        if len(human):
+            h = human.iloc[0]
+            parts.append(f"CIFAR-10H human uncertainty {h.share:.1%} of the {h.split} order")
+        if parts:
+            lines.append("- **How much of it is explained.** Of the reproducible "
+                         "order (rho squared over the reliability, cross-validated): "
+                         + "; ".join(parts) + ".")
+    nested = tables.get("nested_summary")
+    if nested is not None:
+        n = nested[(nested["split"] == split) & (nested["sets"] == "agreed_from")]
+        weak = n[~n["weaker"].str.contains(" seed group ")]
+        if len(weak):
+            lines.append(
+                f"- **Claim 2 (weaker first):** of {weak['weaker'].iloc[0]}'s agreed set, "
+                f"{weak['share'].min():.1%}..{weak['share'].max():.1%} is also agreed by the "
+                f"stronger families, against {weak['chance'].min():.1%}.."
+                f"{weak['chance'].max():.1%} for independent sets of the same sizes.")
+    groups = tables.get("groups")
+    if groups is not None:
+        net = groups[groups["learner"] == "network"].groupby("dataset", sort=False)["excess"]
+        means = net.mean()
+        if "natural" in means:
+            synthetic = means.drop(["natural", "text"], errors="ignore")
+            text = (f"; on the text benchmark {means['text']:+.3f}" if "text" in means
+                    else "")
+            kept = (f": {synthetic.min() / means['natural']:.0%} to "
+                    f"{synthetic.max() / means['natural']:.0%} of the natural images' excess "
+                    "remains on synthetic data" if len(synthetic) and means["natural"] > 0
+                    else "")
+            lines.append(f"- **Claims 3 and 5 (synthetic and text data):** the MLPs' "
+                         f"agreement above independent networks is {means['natural']:+.3f} on "
+                         "natural images, " + ", ".join(f"{d} {v:+.3f}"
+                                                        for d, v in synthetic.items())
+                         + kept + text + ".")
+    cross = tables.get("cross_groups")
+    if cross is not None and len(cross):
+        c = cross[cross["order"] == "order_key"].groupby("dataset", sort=False)[
+            ["network_rho", "boosting_rho"]].mean()
+        lines.append("- **Claim 4 (other paradigms):** with the other MLP groups' order, an MLP "
+                     "group correlates " + "; ".join(
+                         f"{r.network_rho:.3f} and a boosting group {r.boosting_rho:.3f} "
+                         f"({d})" for d, r in c.iterrows()) + ".")
+    return "\n".join(lines) + "\n" if lines else "No learning-order analyses to summarise.\n"
+
+
+def learning_order_captions(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Captions of the learning-order chapter's figures, from what the tables hold (example
+    counts, seed groups, networks per group, dimensions): ``"ceiling train"``,
+    ``"ceiling test"``, ``"nested"`` and ``"synthetic"``."""
+    captions = {}
+    ceiling = tables.get("ceiling")
+    if ceiling is not None:
+        for split in ("train", "test"):
+            c = ceiling[(ceiling["split"] == split) & (ceiling["order"] == "order_key")]
+            same = c[c["between"].str.endswith(" seeds")]
+            if len(same):
+                r = same.iloc[0]
+                captions[f"ceiling {split}"] = (
+                    f"CIFAR-10 {split}, {int(r.n):,} examples. Blue: Spearman rho of the "
+                    f"agreed-from order (never agreed last) between the {int(r.groups)} seed "
+                    f"groups of {r['between'].removesuffix(' seeds')} (mean of the pairs) and "
+                    "between the first seed groups of two architectures; orange: the "
+                    "out-of-fold rho (5-fold) of a ridge or gradient-boosted model predicting "
+                    "the pooled order. Dashed: the square root of the pooled order's "
+                    "Spearman-Brown reliability, the most any predictor can reach against it. "
+                    "Intervals: 95% bootstrap over examples.")
+    nested = tables.get("nested")
+    if nested is not None and len(nested):
+        n = nested[nested["split"] == "train"]
+        captions["nested"] = (
+            "Claim 2, CIFAR-10 train: per epoch, the share of the first family's examples "
+            "agreed from that epoch on that the second family has also agreed on by then "
+            f"(band: 95% bootstrap over examples), against independent sets of the same sizes "
+            f"(dashed); epochs 1..{int(n['epoch'].max())}. One seed group per family; the "
+            "last pair compares two seed groups of one architecture.")
+    groups = tables.get("groups")
+    summary = tables.get("summary")
+    if groups is not None and summary is not None and len(summary):
+        s = summary.set_index(["dataset", "learner"])
+        natural = s.loc[("natural", "network")] if ("natural", "network") in s.index else None
+        text = (f" The text row: {int(s.loc[('text', 'network'), 'n']):,} Rotten Tomatoes "
+                f"snippets as {int(s.loc[('text', 'network'), 'dim'])} TF-IDF features."
+                if ("text", "network") in s.index else "")
+        if natural is not None:
+            captions["synthetic"] = (
+                f"Claims 3-5: {int(natural['groups'])} seed groups of {int(natural['members'])} "
+                f"MLPs (or AdaBoost runs) per dataset, {int(natural['n']):,} examples of "
+                f"{int(natural['dim'])} features each (the natural one: a class-balanced "
+                "CIFAR-10 subset at 16x16 pixels; gaussian, teacher and random: synthetic data "
+                "of its size and moments). Top: TP-agreement minus that of independent "
+                "learners at the same accuracies, mean over the epochs with mean accuracy in "
+                "[0.2, 0.99]; dots: seed groups. Bottom: rho of a group's agreed-from order "
+                "with the other MLP groups' pooled order." + text)
+    return captions
+
+
+def explained_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The explained-order rows (``scores.csv`` / ``explained.csv``) as the book shows them:
+    predictor, model, with the class or not, out-of-fold rho and the share of the
+    reproducible order explained, with their 95% intervals (rounded to 3 digits)."""
+    columns = {"predictor": "predictor", "model": "model", "with_class": "with class",
+               "rho_oof": "rho (out of fold)", "rho_oof_ci_low": "rho low",
+               "rho_oof_ci_high": "rho high", "share": "share explained",
+               "share_ci_low": "share low", "share_ci_high": "share high"}
+    table = scores[[c for c in columns if c in scores]].rename(columns=columns)
+    return table.round(3).reset_index(drop=True)

@@ -65,7 +65,7 @@ import pandas as pd
 
 from ._io import write_table
 from .agreement import epoch_summary, example_dynamics, independent_agreement
-from .correlation import rank_agreed_from, spearman_test
+from .correlation import rank_agreed_from, spearman, spearman_test
 from .data import get_dataset
 from .locations import Locations
 from .order import (
@@ -546,6 +546,8 @@ def _ceiling_row(orders: list[np.ndarray], n_boot: int, seed: int) -> dict:
                                         "reliability_ci_high")}
     pairwise = list(result["pairwise"].values())
     row["rho_pair_min"], row["rho_pair_max"] = min(pairwise), max(pairwise)
+    # Every pair's rho, for an interval over seed groups (claims table).
+    row["rho_pairs"] = " ".join(f"{value:.6f}" for value in pairwise)
     return row
 
 
@@ -582,13 +584,20 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
         Per dataset with boosting: Spearman's rho (bootstrap interval, permutation p) of the
         pooled boosting order with the pooled network order, and of network group 0 with
         the other network groups pooled, for both order keys.
+    ``groups.csv``
+        Per dataset, learner and seed group (its ``seed``): the summary of
+        :func:`agreement_summary` (final accuracy, epochs counted, excess, TPa, independent
+        TPa, area above the bound), the per-group values behind ``summary.csv``.
+    ``cross_groups.csv``
+        Per dataset with boosting, order key and seed group g: Spearman's rho of network
+        group g and of boosting group g with the pooled order of the other network groups.
     ``scores.csv``
         Natural data: the share of the network order (groups 1..G-1: target and noise
         ceiling) that AUM and EL2N (:mod:`agreement_core.scores`) of one network of group 0
         and of all its networks, and the CIFAR-10 image statistics of the examples (with and
         without the class), explain (:func:`agreement_core.order.explained_order`).
 
-    Returns the four tables.
+    Returns the six tables.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -604,7 +613,7 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
         except ModuleNotFoundError as exc:
             log(f"text: not testable here ({exc})")
             datasets = [k for k in datasets if k != "text"]
-    curves, summaries, cross, score_rows = [], [], [], []
+    curves, summaries, group_rows, cross, cross_groups, score_rows = [], [], [], [], [], []
     for name in datasets:
         x, y = data[name]["x"], data[name]["y"]
         learners = ["network"] + (["boosting"] if name in boosting_datasets else [])
@@ -628,6 +637,8 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                 table.insert(0, "dataset", name)
                 curves.append(table)
                 stats.append(summary)
+                group_rows.append({"dataset": name, "learner": learner, "group": g,
+                                   "seed": group_seed, **summary})
                 o = orders_of(run["predictions"], y)
                 keys.append(o["order_key"])
                 access.append(o["accessibility"])
@@ -664,6 +675,15 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                     cross.append({"dataset": name, "order": order_name, "comparison": what,
                                   **{k: test[k] for k in ("rho", "ci_low", "ci_high",
                                                           "p_value", "n")}})
+                # Per seed group g, against the pooled order of the *other* network groups
+                # (no network on both sides): network group g and boosting group g. Their
+                # difference over the groups gives the claims table its seed-group interval.
+                for g in range(groups):
+                    rest = _pooled_rank([o for h, o in enumerate(net) if h != g])
+                    cross_groups.append({
+                        "dataset": name, "order": order_name, "group": g,
+                        "network_rho": spearman(net[g], rest),
+                        "boosting_rho": spearman(orders["boosting"][order_name][g], rest)})
         if name == "natural" and groups >= 3:
             # Scores from group 0, the order (target and ceiling) from the other groups:
             # no network contributes to both.
@@ -686,8 +706,9 @@ def run_hacohen(out_dir: str | os.PathLike, *, locations: Locations | None = Non
                             classes=y if with_class else None)
                         score_rows.append(_explained_row("image statistics", result))
     tables = {"agreement": pd.concat(curves, ignore_index=True),
-              "summary": pd.DataFrame(summaries), "cross_order": pd.DataFrame(cross),
-              "scores": pd.DataFrame(score_rows)}
+              "summary": pd.DataFrame(summaries), "groups": pd.DataFrame(group_rows),
+              "cross_order": pd.DataFrame(cross),
+              "cross_groups": pd.DataFrame(cross_groups), "scores": pd.DataFrame(score_rows)}
     for name, table in tables.items():
         write_table(table.round(6), out / f"{name}.csv")
     return tables

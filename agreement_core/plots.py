@@ -953,3 +953,123 @@ def show(fig, caption: str | None = None) -> None:
     display(Image(data=png, format="png", width=width))
     if caption:
         display(Markdown(f"*{caption}*"))
+
+
+# ------------------------------------------------------------------ learning order (Hacohen)
+#: Width of the learning-order figures: one column that a phone shows at >= 0.8x.
+ORDER_FIGURE_IN = 4.6
+
+
+def _interval_rows(ax, labels, values, lows, highs, colours) -> None:
+    """Points with their intervals, one row each, top to bottom."""
+    y = np.arange(len(labels))[::-1]
+    for yi, v, lo, hi, c in zip(y, values, lows, highs, colours, strict=True):
+        ax.errorbar([v], [yi], xerr=[[v - lo], [hi - v]] if np.isfinite(lo) else None,
+                    fmt="o", markersize=4, color=c, capsize=2)
+    ax.set_yticks(list(y), labels)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+
+
+@styled
+def order_reliability_figure(ceiling: pd.DataFrame, explained: pd.DataFrame,
+                             split: str = "train"):
+    """How reproducible the learning order is, and how much of it a predictor recovers.
+
+    Spearman rho of the agreed-from order (never agreed last) between seed groups of one
+    architecture and between architectures (``ceiling.csv`` of
+    :func:`agreement_core.hacohen.run_study_order`), and the out-of-fold rho of each
+    predictor (``explained.csv``) with the pooled order of the seed groups, beside the most
+    any predictor can reach against that noisy target: the square root of its Spearman-Brown
+    reliability (dashed).
+    """
+    c = ceiling[(ceiling["split"] == split) & (ceiling["order"] == "order_key")]
+    e = explained[explained["split"] == split] if "split" in explained else explained
+    labels, values, lows, highs, colours = [], [], [], [], []
+    for r in c.itertuples(index=False):
+        same = r.between.endswith(" seeds")
+        labels.append(f"{r.between.removesuffix(' seeds')}: seed groups" if same
+                      else r.between.replace(" vs ", " vs\n"))
+        values.append(r.rho), lows.append(r.rho_ci_low), highs.append(r.rho_ci_high)
+        colours.append(AGREEMENT_COLOR if same else "#6baed6")
+    for r in e.itertuples(index=False):
+        what = r.predictor + (" + class" if r.with_class else "")
+        labels.append(f"{what}\n({r.model}, cross-validated)")
+        values.append(r.rho_oof), lows.append(r.rho_oof_ci_low), highs.append(r.rho_oof_ci_high)
+        colours.append(STATISTIC_COLOR)
+    fig, ax = _figure(figsize=(ORDER_FIGURE_IN, 0.42 * len(labels) + 1.3))
+    _interval_rows(ax, labels, values, lows, highs, colours)
+    reliability = c.loc[c["between"].str.endswith(" seeds"), "reliability"]
+    if len(reliability):
+        ceiling_rho = float(np.sqrt(reliability.iloc[0]))
+        ax.axvline(ceiling_rho, color="gray", linestyle="--", linewidth=1)
+        ax.text(ceiling_rho, len(labels) - 0.4, f" ceiling {ceiling_rho:.2f}", fontsize=9,
+                color="gray", va="bottom", ha="right")
+    ax.axvline(0, color="gray", linewidth=0.8)
+    ax.set_xlim(min(0.0, min(lows) - 0.05) if lows else 0, 1.0)
+    ax.set_xlabel(f"Spearman rho, {split} examples (95% CI)")
+    ax.set_ylabel("order of / predictor")
+    ax.set_title("blue: order between networks; orange: predicted from the examples",
+                 fontsize=9)
+    return fig
+
+
+@styled
+def nested_figure(nested: pd.DataFrame, split: str = "train", sets: str = "agreed_from"):
+    """Claim 2: per epoch, the share of the weaker family's agreed set that the stronger one
+    has also agreed on (solid), against independent sets of the same sizes (dashed); one
+    colour per pair (``nested.csv`` of :func:`agreement_core.hacohen.run_study_order`)."""
+    rows = nested[(nested["split"] == split) & (nested["sets"] == sets)]
+    fig, ax = _figure(figsize=(ORDER_FIGURE_IN, 4.6))
+    for (weak, strong), part in rows.groupby(["weaker", "stronger"], sort=False):
+        label = f"{weak} in {strong}"
+        line, = ax.plot(part["epoch"], part["share"], marker="o", markersize=3, label=label)
+        ax.fill_between(part["epoch"], part["share_ci_low"], part["share_ci_high"],
+                        color=line.get_color(), alpha=0.2)
+        ax.plot(part["epoch"], part["chance"], linestyle="--", color=line.get_color())
+    ax.set(xlabel="epoch", ylabel="share also agreed by the other", ylim=(0, 1.02),
+           title="solid: measured; dashed: chance")
+    _legend_below(fig, *ax.get_legend_handles_labels(), ncols=1)
+    return fig
+
+
+@styled
+def synthetic_figure(groups: pd.DataFrame, cross_groups: pd.DataFrame | None = None):
+    """Claims 3-5: excess TP-agreement (above independent learners at the same accuracies)
+    per dataset and learner, one point per seed group and the mean (bar); and, for the
+    datasets with boosting, the rho of a network group's and of a boosting group's order
+    with the other network groups' pooled order (``groups.csv``, ``cross_groups.csv`` of
+    :func:`agreement_core.hacohen.run_hacohen`)."""
+    panels = 2 if cross_groups is not None and len(cross_groups) else 1
+    fig, axes = _figure(panels, 1, figsize=(ORDER_FIGURE_IN, 3.2 * panels + 0.4),
+                        squeeze=False)
+    ax = axes[0, 0]
+    keys = list(dict.fromkeys(zip(groups["dataset"], groups["learner"], strict=True)))
+    colours = {"network": AGREEMENT_COLOR, "boosting": STATISTIC_COLOR}
+    for i, (dataset, learner) in enumerate(keys):
+        part = groups[(groups["dataset"] == dataset) & (groups["learner"] == learner)]
+        ax.barh(-i, part["excess"].mean(), color=colours.get(learner, "gray"), alpha=0.5)
+        ax.plot(part["excess"], [-i] * len(part), "o", markersize=3, color="black")
+    ax.set_yticks([-i for i in range(len(keys))],
+                  [f"{d} ({'MLP' if lr == 'network' else lr})" for d, lr in keys])
+    ax.axvline(0, color="gray", linewidth=0.8)
+    ax.set_xlabel("TP-agreement minus independent learners'")
+    ax.set_ylabel("dataset (learner)")
+    if panels == 2:
+        ax = axes[1, 0]
+        rows = cross_groups[cross_groups["order"] == "order_key"]
+        datasets = list(dict.fromkeys(rows["dataset"]))
+        for i, dataset in enumerate(datasets):
+            part = rows[rows["dataset"] == dataset]
+            for j, (column, learner) in enumerate((("network_rho", "network"),
+                                                    ("boosting_rho", "boosting"))):
+                y = -i - 0.35 * j
+                ax.barh(y, part[column].mean(), height=0.3, color=colours[learner],
+                        alpha=0.5, label=("MLP group" if j == 0 else "boosting group")
+                        if i == 0 else None)
+                ax.plot(part[column], [y] * len(part), "o", markersize=3, color="black")
+        ax.set_yticks([-i - 0.17 for i in range(len(datasets))], datasets)
+        ax.set_xlabel("rho with the other MLP groups' order")
+        ax.set_ylabel("dataset")
+        ax.set_xlim(0, 1)
+        ax.legend(loc="lower right")
+    return fig

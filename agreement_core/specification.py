@@ -6,7 +6,8 @@ measure, the direction (and size, where the paper words one) it predicts, the te
 the test needs. :func:`agreement_core.claims.claims_table` computes one or more rows per entry
 (one per study it is tested on); the claims page, every figure page's verdict block and
 ``python -m agreement_core claims`` are generated from those rows, and the tests fail when the
-book shows a claim that has no entry here.
+book shows a claim that has no entry here. :data:`HACOHEN_SPECIFICATION` adds the five claims
+of the work it builds on (Hacohen et al., their abstract), tested by the same rules.
 
 Verdicts (:data:`VERDICTS`), the rules :func:`agreement_core.claims.judge` applies:
 
@@ -52,6 +53,12 @@ FIT_ACCURACY = 0.9
 #: Family-wise level of the directional claims (Holm-adjusted).
 ALPHA = 0.05
 
+#: Whose claims: the paper this study reproduces, and the work it builds on.
+SOURCES = {
+    "pliushch": 'Pliushch et al., "When Deep Classifiers Agree" (the specification)',
+    "hacohen": 'Hacohen, Choshen and Weinshall, "Let\'s Agree to Agree" (ICML 2020)',
+}
+
 #: Test kinds: ``descriptive`` (no test), ``directional`` (sign of a quantity, in the Holm
 #: family), ``equivalence`` (the interval inside ``region``), ``shape`` (a distribution
 #: statistic inside ``region``), ``absent`` (the data to test it is not here).
@@ -91,6 +98,9 @@ class ClaimSpec:
         The book pages (notebook names) whose verdict block shows it.
     missing : str
         For ``absent`` claims: what data would test it.
+    source : str
+        Whose claim: ``"pliushch"`` (the paper, the specification) or ``"hacohen"``
+        (Hacohen et al., :data:`SOURCES`).
     """
 
     id: str
@@ -106,6 +116,7 @@ class ClaimSpec:
     needs: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     missing: str = ""
+    source: str = "pliushch"
 
     def __post_init__(self):
         if self.test not in TESTS:
@@ -116,6 +127,9 @@ class ClaimSpec:
             raise ValueError(f"{self.id}: an {self.test} claim needs a region")
         if self.test == "absent" and not self.missing:
             raise ValueError(f"{self.id}: say what data is missing")
+        if self.source not in SOURCES:
+            raise ValueError(f"{self.id}: unknown source {self.source!r}; known: "
+                             f"{tuple(SOURCES)}")
 
 
 _TRAINED = (f"{MIN_SEED_GROUPS} seed groups", f"final mean train accuracy >= {FIT_ACCURACY}")
@@ -444,6 +458,69 @@ SPECIFICATION: tuple[ClaimSpec, ...] = (
                   "data_scripts/README.md"), figures=("fig12_15_histograms",)),
 )
 
+# ------------------------------------------------ Hacohen et al.'s claims (their abstract)
+QH_ORDER = ("We report a series of robust empirical observations, demonstrating that deep "
+            "Neural Networks learn the examples in both the training and test sets in a "
+            "similar order.")
+QH_ARCH = ("While this phenomenon is strongest for models of the same architecture, it also "
+           "crosses architectural boundaries -- models of different architectures start by "
+           "learning the same examples, after which the more powerful model may continue to "
+           "learn additional examples.")
+QH_SYNTHETIC = ("Thus, when fixing the architecture, we show synthetic datasets where this "
+                "pattern ceases to exist.")
+QH_PARADIGMS = ("When fixing the dataset, we show that other learning paradigms may learn the "
+                "data in a different order.")
+QH_BENCHMARKS = ("This phenomenon is observed in all the commonly used benchmarks we "
+                 "evaluated, including many image classification benchmarks, and one text "
+                 "classification benchmark.")
+
+#: Claim 3, "ceases to exist": at most this share of the natural data's excess agreement
+#: (above independent networks) may remain on a synthetic dataset.
+CEASES_SHARE = 0.25
+
+_H = "Hacohen et al., abstract"
+HACOHEN_SPECIFICATION: tuple[ClaimSpec, ...] = (
+    ClaimSpec("hacohen-order", "Networks learn the train and the test examples in a similar "
+              "order", QH_ORDER, f"{_H} (claim 1)", "Spearman rho of the agreed-from order "
+              "between disjoint seed groups of K networks (mean over the pairs)",
+              "directional", direction=1, needs=_TRAINED, figures=("hacohen_order",),
+              source="hacohen"),
+    ClaimSpec("hacohen-arch-first", "Different architectures start by learning the same "
+              "examples: the weaker family's agreed set lies inside the stronger's", QH_ARCH,
+              f"{_H} (claim 2)", "share of the weaker family's agreed-from-epoch-e examples "
+              "that the stronger family has also agreed on by epoch e, minus that share for "
+              "independent sets of the same sizes (mean over the epochs)", "directional",
+              direction=1, needs=(f"{MIN_SEED_GROUPS} seed groups per family", "the "
+                                  "stronger family fits its train set"),
+              figures=("hacohen_order",), source="hacohen"),
+    ClaimSpec("hacohen-arch-strongest", "The shared order is strongest between networks of the "
+              "same architecture", QH_ARCH, f"{_H} (claim 2)", "Spearman rho of the "
+              "agreed-from order between seed groups of one family minus that between the "
+              "families (one seed group each side)", "directional", direction=1,
+              needs=(f"{MIN_SEED_GROUPS} seed groups per family",) + _TRAINED[1:],
+              figures=("hacohen_order",), source="hacohen"),
+    ClaimSpec("hacohen-synthetic", "With the architecture fixed, the shared order disappears "
+              "on synthetic data", QH_SYNTHETIC, f"{_H} (claim 3)", "share of the natural "
+              "dataset's excess TP-agreement (above independent networks at the same "
+              "accuracies) that remains on a synthetic dataset of its size and dimension, "
+              "same MLP", "equivalence", magnitude="ceases to exist",
+              region=(-CEASES_SHARE, CEASES_SHARE), needs=_TRAINED,
+              figures=("hacohen_order",), source="hacohen"),
+    ClaimSpec("hacohen-paradigms", "With the dataset fixed, another learning paradigm "
+              "(boosting) learns the examples in a different order", QH_PARADIGMS,
+              f"{_H} (claim 4)", "Spearman rho of a network seed group's agreed-from order "
+              "with the other network groups' pooled order, minus that of a boosting group "
+              "(same data) with the same pooled order", "directional", direction=1,
+              needs=_TRAINED, figures=("hacohen_order",), source="hacohen"),
+    ClaimSpec("hacohen-benchmarks", "The shared order holds on image benchmarks and on a text "
+              "classification benchmark", QH_BENCHMARKS, f"{_H} (claim 5)", "TP-agreement "
+              "above independent networks at the same accuracies (mean over the epochs with "
+              "mean accuracy in [0.2, 0.99])", "directional", direction=1, needs=_TRAINED,
+              figures=("hacohen_order",), source="hacohen"),
+)
+
+SPECIFICATION = SPECIFICATION + HACOHEN_SPECIFICATION
+
 SPEC_BY_ID = {spec.id: spec for spec in SPECIFICATION}
 if len(SPEC_BY_ID) != len(SPECIFICATION):  # pragma: no cover - caught by the tests
     raise RuntimeError("duplicate claim specification ids")
@@ -469,5 +546,6 @@ def quote_parts(quote: str) -> list[str]:
     return [part.strip() for part in quote.split("[...]") if part.strip()]
 
 
-__all__ = ["ALPHA", "FIT_ACCURACY", "MIN_SEED_GROUPS", "SPECIFICATION", "SPEC_BY_ID", "TESTS",
-           "VERDICTS", "ClaimSpec", "normalise_text", "quote_parts", "spec"]
+__all__ = ["ALPHA", "CEASES_SHARE", "FIT_ACCURACY", "HACOHEN_SPECIFICATION", "MIN_SEED_GROUPS",
+           "SOURCES", "SPECIFICATION", "SPEC_BY_ID", "TESTS", "VERDICTS", "ClaimSpec",
+           "normalise_text", "quote_parts", "spec"]

@@ -170,3 +170,34 @@ def test_dynamics_summary_counts_only_examples_with_a_value():
     assert summary.round(1).loc[("forgetting_events", "std"), "train"] == 1.0
     with pytest.raises(ValueError, match="none of the columns"):
         findings.dynamics_summary(table, ["absent"])
+
+
+def test_the_learning_order_conclusion_and_captions_quote_the_tables():
+    """The chapter's conclusion and captions carry the committed tables' numbers, and say
+    nothing about what is missing."""
+    from pathlib import Path
+
+    from agreement_core.findings import (
+        explained_table,
+        learning_order_captions,
+        learning_order_headline,
+    )
+
+    root = Path(__file__).resolve().parent.parent / "results" / "full" / "hacohen"
+    tables = {p.stem: pd.read_csv(p) for p in root.glob("*/*.csv")}
+    text = learning_order_headline(tables)
+    ceiling = tables["ceiling"].iloc[0]
+    assert f"Spearman rho {ceiling['rho']:.3f}" in text
+    assert f"reliability of {ceiling['reliability']:.3f}" in text
+    assert "CIFAR-10H" in text and "boosting group" in text
+    captions = learning_order_captions(tables)
+    assert set(captions) == {"ceiling train", "ceiling test", "nested", "synthetic"}
+    assert f"{int(ceiling['n']):,} examples" in captions["ceiling train"]
+    assert "Rotten Tomatoes" in captions["synthetic"]
+    shown = explained_table(tables["explained"])
+    assert "share explained" in shown and len(shown) == len(tables["explained"])
+    # Only what is there: the order tables alone give no claim-3 line, an empty set nothing.
+    order_only = learning_order_headline({"ceiling": tables["ceiling"]})
+    assert "Claims 3" not in order_only and "How reproducible" in order_only
+    assert learning_order_headline({}) == "No learning-order analyses to summarise.\n"
+    assert learning_order_captions({}) == {}

@@ -1,5 +1,7 @@
 """Shared plots render headless and draw what the paper's figures draw."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,6 +15,8 @@ from agreement_core import plots  # noqa: E402
 from agreement_core.agreement import agreement_table  # noqa: E402
 from agreement_core.plots import agreement_figure, plot_agreement  # noqa: E402
 from agreement_core.records import RecordStore  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -240,7 +244,20 @@ def _figures(store):
                                                      ["fp_agreement", "hacohen_agreement",
                                                       "tpa"]),
         "curriculum_curves": plots.curriculum_curves(curves),
+        **_order_figures(),
     }
+
+
+def _order_figures():
+    """The learning-order chapter's figures, from the committed tables."""
+    from agreement_core import plots
+
+    root = REPO / "results" / "full" / "hacohen"
+    t = {p.stem: pd.read_csv(p) for p in root.glob("*/*.csv")}
+    return {"order_reliability_figure": plots.order_reliability_figure(t["ceiling"],
+                                                                       t["explained"]),
+            "nested_figure": plots.nested_figure(t["nested"]),
+            "synthetic_figure": plots.synthetic_figure(t["groups"], t["cross_groups"])}
 
 
 def test_every_figure_fits_the_page_with_legible_text_and_labelled_axes(store):

@@ -89,7 +89,9 @@ def profile_studies(workspace: Workspace) -> Studies:
             groups(profile.scaled_lr_config(g), f"batch {g}, lr {profile.scaled_lr(g):g}"))
     studies = Studies(main=main, families=families, mixed=mixed if len(mixed) > 1 else [],
                       random_labels=random_labels, batch_sizes=batch_sizes,
-                      kth_present=dataset_available("kth", workspace.locations))
+                      kth_present=dataset_available("kth", workspace.locations),
+                      hacohen={name: read_table(path) for name, path
+                               in workspace.layout.hacohen_tables().items()})
     if "voc" in profile.studies:
         voc = profile.config("voc")
         for arch in dict.fromkeys((voc.arch, *profile.voc_architectures)):
@@ -110,23 +112,25 @@ def profile_claims(workspace: Workspace, *, n_boot: int = 200, seed=0) -> pd.Dat
 
 #: The version of the claims table's columns and verdict rules: a table written under
 #: another reads as stale and is computed again.
-CLAIMS_SCHEMA = 2
+CLAIMS_SCHEMA = 3
 
 
 def claims_inputs(workspace: Workspace, *, n_boot: int = 200, seed=0) -> dict:
     """What a profile's claims table is derived from (its provenance): the fingerprint of
     every finished study of the profile (``"incomplete"`` for the others), the digest of every
-    statistics table, whether each dataset is here, and the options."""
+    statistics table and of Hacohen et al.'s tables, whether each dataset is here, and the
+    options."""
     layout = workspace.layout
     stores = {}
     for role, config in workspace.profile.configs().items():
         path = layout.study_dir(config)
         stores[role] = store_fingerprint(path) if is_complete(path) else "incomplete"
     statistics = {p.name: file_digest(p) for p in sorted(layout.statistics_dir.glob("*.parquet"))}
+    hacohen = {name: file_digest(path) for name, path in layout.hacohen_tables().items()}
     datasets = {name: dataset_available(name, workspace.locations)
                 for name in ("cifar10", "voc", "dtd", "imagenette", "kth")}
-    return {"stores": stores, "statistics": statistics, "datasets": datasets,
-            "n_boot": int(n_boot), "seed": seed, "schema": CLAIMS_SCHEMA}
+    return {"stores": stores, "statistics": statistics, "hacohen": hacohen,
+            "datasets": datasets, "n_boot": int(n_boot), "seed": seed, "schema": CLAIMS_SCHEMA}
 
 
 def write_claims(workspace: Workspace, **options) -> pd.DataFrame:

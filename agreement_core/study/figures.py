@@ -603,6 +603,25 @@ class FigureSession:
         self._refuse_overrides(f"the claims table of profile {self.profile.name!r}")
         return load_claims(self.workspace, n_boot=n_boot)
 
+    def hacohen(self) -> dict[str, pd.DataFrame]:
+        """The tables of Hacohen et al.'s analyses (noise ceiling, explained order, nested
+        agreed sets; synthetic and text runs, boosting) by name, as
+        :func:`~agreement_core.study.learning_order.run_learning_order` wrote them.
+
+        Raises
+        ------
+        StudyMissing
+            When they have not been computed for this profile.
+        """
+        self._refuse_overrides(f"Hacohen et al.'s analyses of profile {self.profile.name!r}")
+        paths = self.workspace.layout.hacohen_tables()
+        if not paths:
+            raise StudyMissing(f"no learning-order analyses in <results>/{self.profile.name}/"
+                               f"hacohen yet; run 'python -m agreement_core learning-order "
+                               f"--profile {self.profile.name}' (about 20 minutes on one CPU "
+                               "core)")
+        return {name: read_table(path) for name, path in paths.items()}
+
     def own_loop(self) -> RecordStore:
         """The record store of the "Your own model and data" run (``build`` computes it with
         :func:`~agreement_core.study.own_loop.run_own_loop`).

@@ -8,6 +8,7 @@ Layout of ``<results root>/<profile>/``::
     curriculum/<mode>/net<k>.parquet, curves.parquet, summary.csv
     own_loop/                           a record store written by a plain PyTorch loop
     pruning/<run>/, results.csv         the pruning experiment: a store per kept subset
+    hacohen/order/*.csv, synthetic/*.csv   Hacohen et al.'s claims, noise ceiling, explained order
     claims.csv                          the paper's claims, our numbers, verdicts
 
 A study's directory is named by a hash of its whole configuration, so a notebook that asks
@@ -78,6 +79,17 @@ class ResultsLayout:
     def claims_path(self) -> Path:
         """The claims table (:func:`agreement_core.study.claims.write_claims`)."""
         return self.root / "claims.csv"
+
+    @property
+    def hacohen_dir(self) -> Path:
+        """Hacohen et al.'s analyses: ``order/`` (noise ceiling, explained order, nested
+        agreed sets of the profile's CIFAR-10 studies) and ``synthetic/`` (MLPs on natural,
+        synthetic and text data, boosting), the CSVs of :mod:`agreement_core.hacohen`."""
+        return self.root / "hacohen"
+
+    def hacohen_tables(self) -> dict[str, Path]:
+        """Every CSV under :attr:`hacohen_dir`, by its name without suffix."""
+        return {path.stem: path for path in sorted(self.hacohen_dir.glob("*/*.csv"))}
 
     @property
     def curriculum_dir(self) -> Path:
