@@ -18,6 +18,7 @@ from agreement_core.training.curriculum import (
     compare_curricula,
     difficulty_order,
     exponential_pacing,
+    loss_peaks,
     paced_batches,
     resolve_pacing,
     shuffled_batches,
@@ -251,3 +252,18 @@ def test_summarize_curricula_hand_computed():
     # areas: 0.5 * (0.25 + 0.75) = 0.5 and 0.5 * (0.5 + 1.0) = 0.75
     assert row.auc_test_mean == pytest.approx(0.625)
     assert row.auc_test_std == pytest.approx(np.std([0.5, 0.75], ddof=1))
+
+
+def test_loss_peaks_hand_computed():
+    # "b" climbs over its first steps and ends near ln 4 (a uniform guess); "a" only descends
+    curves = pd.DataFrame({"mode": ["a"] * 4 + ["b"] * 4, "network": 0,
+                           "step": [0, 4, 8, 12] * 2, "lr": [0.1, 0.1, 0.05, 0.01] * 2,
+                           "train_loss": [np.nan, 1.5, 0.8, 0.2, np.nan, 2.0, 4.0, 1.3]})
+    peaks = loss_peaks(curves.iloc[::-1], num_classes=4).set_index("mode")
+    assert peaks.loc["a"][["first_loss", "peak_loss", "peak_step", "final_loss"]].tolist() \
+        == [1.5, 1.5, 4, 0.2]
+    b = peaks.loc["b"]
+    assert (b.first_loss, b.peak_loss, b.peak_step, b.peak_lr, b.final_loss) \
+        == (2.0, 4.0, 8, 0.05, 1.3)
+    assert b.peak_over_chance == pytest.approx(4.0 / np.log(4))
+    assert b.final_over_chance == pytest.approx(1.3 / np.log(4))

@@ -485,3 +485,43 @@ def summarize_curricula(curves: pd.DataFrame) -> pd.DataFrame:
         auc_test_mean=("auc_test", "mean"), auc_test_std=("auc_test", "std"),
         final_train_mean=("final_train", "mean"))
     return summary.reset_index()
+
+
+def loss_peaks(curves: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """Per mode and network: how high the training loss rose, against a uniform guess.
+
+    Every mode follows the same learning-rate schedule, but only ``"standard"`` meets the
+    whole, varied training set at its highest rate; the paced modes first draw from a small
+    pool (by default 10% of the set, at least one batch). A rate that trains the paced modes
+    can make the unpaced loss climb over the first steps, and a run whose loss ends near the
+    chance loss ``ln C`` never recovered. This table shows both from the curves alone.
+
+    Parameters
+    ----------
+    curves
+        Learning curves (:data:`CURVE_COLUMNS`), e.g. from :func:`compare_curricula`.
+    num_classes
+        ``C``, for the chance loss ``ln C`` (the cross-entropy of a uniform prediction).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (mode, network): ``first_loss`` (the first evaluation's window),
+        ``peak_loss`` with its ``peak_step`` and ``peak_lr`` (the curve's ``lr`` there),
+        ``final_loss``, and ``peak_over_chance`` and ``final_over_chance`` (those losses
+        divided by ``ln C``). Losses are the curves' window means (``train_loss``);
+        evaluations without one (step 0) are skipped.
+    """
+    chance = math.log(num_classes)
+    rows = []
+    for (mode, network), curve in curves.dropna(subset=["train_loss"]).groupby(
+            ["mode", "network"], sort=False):
+        curve = curve.sort_values("step")
+        peak = curve.loc[curve["train_loss"].idxmax()]
+        first, final = curve["train_loss"].iloc[0], curve["train_loss"].iloc[-1]
+        rows.append({"mode": mode, "network": network, "first_loss": first,
+                     "peak_loss": peak.train_loss, "peak_step": int(peak.step),
+                     "peak_lr": peak.lr, "final_loss": final,
+                     "peak_over_chance": peak.train_loss / chance,
+                     "final_over_chance": final / chance})
+    return pd.DataFrame(rows)
