@@ -27,6 +27,7 @@ with the mode as the stream, and every step is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -53,7 +54,7 @@ from .inputs import (
     training_targets,
 )
 from .schedules import learning_rate
-from .step import predict, train_step
+from .step import precision_autocast, predict, train_step
 from .trainer import OneNetwork, TrainingData, build_network
 
 MODES = ("curriculum", "anti", "random", "standard")
@@ -320,10 +321,11 @@ def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, data
         nonlocal loss_sum, loss_count
         pool = n if mode == "standard" else available_examples(step, n, config.batch_size,
                                                                  pacing)
-        train_ok = is_correct(predict(model, x_train, mean, std, y_train, crop=config.crop)[0],
-                              y_train)
-        test_ok = is_correct(predict(model, x_test, mean, std, y_test, crop=config.crop)[0],
-                             y_test)
+        with precision_autocast(config, device) or contextlib.nullcontext():
+            train_ok = is_correct(predict(model, x_train, mean, std, y_train,
+                                          crop=config.crop)[0], y_train)
+            test_ok = is_correct(predict(model, x_test, mean, std, y_test,
+                                         crop=config.crop)[0], y_test)
         rows.append({"mode": mode, "network": k, "step": step, "total_steps": total_steps,
                      "epoch": step / steps_per_epoch,
                      "lr": learning_rate(config, min(step, total_steps - 1), total_steps),
@@ -341,8 +343,11 @@ def _train_curve(config: TrainConfig, k: int, mode: str, order: np.ndarray, data
         model.train()
         idx = idx.to(device)
         batch = random_crop(x_train[idx], config.crop, generator)
+        # The configuration's precision, as the study trainer runs it (it was float32
+        # whatever the configuration said until this was passed).
         _, loss = train_step(model, optimizer, to_float(batch, mean, std), y_train[idx],
-                             config=config, step=step, total_steps=total_steps)
+                             config=config, step=step, total_steps=total_steps,
+                             autocast=precision_autocast(config, device))
         loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
         bar.update()
         done = step + 1
