@@ -40,14 +40,18 @@ study: install
 book: install
 	$(BIN)/python -m agreement_core build --profile $(PROFILE) --no-train
 
-# Debian's Chromium for the browser test (Playwright's own browser download does not work
-# offline); installed only when missing and apt-get is usable.
+# Debian's Chromium and Firefox ESR for the browser tests (Playwright's own browser downloads
+# do not work offline; tests/test_book_firefox.py drives firefox-esr over WebDriver BiDi);
+# each installed only when missing and apt-get is usable.
+BROWSERS := chromium firefox-esr
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=$$(for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 || echo $$b; done); \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
 	      >/dev/null; \
-	  else echo "chromium not found: install Debian's chromium or set AGREEMENT_CHROMIUM"; fi; }
+	  else echo "not found:" $$missing "- install Debian's packages or set AGREEMENT_CHROMIUM" \
+	    "/ AGREEMENT_FIREFOX"; fi; fi
 
 lint: install
 	$(BIN)/ruff check .
