@@ -100,3 +100,15 @@ def test_report_skips_a_missing_default_statistics_dir(small_store, tmp_path, mo
 def test_debug_is_a_global_option_that_lets_the_error_through(tmp_path):
     with pytest.raises(RecordStoreError, match="missing"):
         main(["--debug", "agree", str(tmp_path / "missing")])
+
+
+def test_learning_order_needs_two_seed_groups_of_the_main_study(tmp_path, monkeypatch,
+                                                                 capsys):
+    """Without finished seed groups there is no noise ceiling to measure: one line naming
+    the command that trains them, exit status 2, nothing written."""
+    (tmp_path / "full").mkdir()
+    monkeypatch.setenv("AGREEMENT_RESULTS", str(tmp_path))
+    assert main(["learning-order", "--profile", "full", "--no-synthetic"]) == 2
+    err = capsys.readouterr().err
+    assert "two finished seed groups" in err and "build --profile full" in err
+    assert not (tmp_path / "full" / "hacohen").exists()
