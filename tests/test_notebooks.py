@@ -189,8 +189,11 @@ def test_variants_default_to_the_profile_ablation(session):
     stores = runs.stores("{} nets")
     assert list(stores) == [f"{a} nets" for a in session.profile.architectures]
     assert [s.config["arch"] for s in stores.values()] == list(session.profile.architectures)
-    caption = runs.caption_varying("random labels")
-    assert "5 x lenet5_bn / fastnet_small / random labels" in caption
+    # Each study's own setup, the random-label study's included (its epochs and rate).
+    random = session.study("cifar10-random-labels")
+    caption = runs.with_studies({"random labels": random}).caption_varying()
+    assert "Per study: lenet5_bn: 5 x lenet5_bn, 10 epochs, sgd lr 0.1, true labels" in caption
+    assert "random labels: 5 x fastnet_small, 20 epochs, sgd lr 0.02, random labels" in caption
     sizes = session.variants("cifar10", "batch_size", [128])
     assert list(sizes) == [128] and "batch 128," in sizes.caption_varying()
     with pytest.raises(ConfigError, match="no ablation of lr"):
@@ -214,10 +217,12 @@ def test_scaled_lr_variants_scale_the_learning_rate_with_the_batch_size(session)
 def test_curriculum_results_with_their_caption(session, tmp_path):
     results = session.curriculum()
     settings = session.profile.curriculum
+    # The modes' training as their runs recorded it (settings.json).
     assert results.caption.startswith(
-        f"{settings['num_networks']} networks per mode, {settings['train_subset']} training "
-        f"images per class, {settings['epochs']} epochs of budget; scores from the study: "
-        "CIFAR-10")
+        f"Every mode (its epochs are the budget): CIFAR-10 (offline JPEG mirror), subset train "
+        f"{settings['train_subset']} per class / test {settings['test_subset']} per class; "
+        f"{settings['num_networks']} x fastnet_small, {settings['epochs']} epochs")
+    assert "Scores from the study: CIFAR-10" in results.caption
     assert list(results.summary["mode"]) == list(settings["modes"])
     assert {"mode", "step", "total_steps", "test_accuracy"} <= set(results.curves.columns)
     with pytest.raises(StudyMissing, match="agreement_core build --profile default"):
