@@ -686,13 +686,82 @@ def score_correlations_conclusion(correlations: pd.DataFrame) -> str:
                                     ", though only loosely."))
 
 
+def book_conclusion(claims: pd.DataFrame) -> str:
+    """The first page's conclusion from the claims table: of the claims the study could
+    decide, how many hold, and why the others stay open.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        The claims table (``spec_id``, ``verdict``, ``note``).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if claims.empty:
+        raise ValueError("no claims to conclude from")
+    counts = claims["verdict"].value_counts()
+    decided = int(sum(counts.get(v, 0) for v in _DECIDED))
+    text = (f"Of {len(claims)} claim-study rows ({claims['spec_id'].nunique()} claims; "
+            f"{int(counts.get('descriptive', 0))} descriptive, holding by construction), "
+            f"{decided} are decided: {int(counts.get('reproduced', 0))} reproduced, "
+            f"{int(counts.get('mixed', 0))} mixed, {int(counts.get('differs', 0))} differ.")
+    undecided = claims[claims["verdict"].isin(["inconclusive", "not testable here"])]
+    if len(undecided):
+        reasons = undecided["note"].fillna("").str.split(";").str[0].str.strip()
+        reasons = reasons.str.replace(r"[0-9.]+ < ", "below ", regex=True)  # group the numbers
+        common = reasons.str.split(":").str[0].value_counts()
+        text += (f" The other {len(undecided)} stay open, most often because "
+                 + ", ".join(f"{reason} ({n})" for reason, n in common.head(3).items()) + ".")
+    return text
+
+
+def method_conclusion(store: RecordStore) -> str:
+    """The method page's conclusion on the main study: how long the lower bound stays at 0
+    (it carries no information there), how far TPa exceeds that of independent networks
+    with the same accuracies, and the share of each split never agreed on.
+
+    Parameters
+    ----------
+    store : RecordStore
+        The main study.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    parts = []
+    for split in store.splits:
+        table = agreement_table(store, split)
+        if table.empty:
+            continue
+        independent = [independent_agreement(store.correct(split, int(e)).mean(axis=1))
+                       for e in table["epoch"]]
+        excess = table["tpa"].to_numpy() - np.asarray(independent)
+        never = 1.0 - store.correct(split, int(table["epoch"].iloc[-1])).all(axis=0).mean()
+        parts.append(f"on the {split} set the lower bound is 0 in "
+                     f"{int((table['lower_bound'] <= 0).sum())} of {len(table)} epochs, TPa "
+                     f"exceeds that of independent networks by {excess.mean():+.3f} on average "
+                     f"(at most {excess.max():+.3f}), and {never:.1%} of the examples are not "
+                     f"agreed on at the last epoch")
+    if not parts:
+        raise ValueError(f"{store.path} has no epoch recorded for every network")
+    return (f"With K = {store.num_networks} networks of the main study: " + "; ".join(parts)
+            + ". The lower bound alone would say little here; the comparison with independent "
+              "networks carries the evidence of agreement.")
+
+
 __all__ = ["CORRELATED_STATISTICS", "CURRICULUM_FIT_ACCURACY", "DYNAMICS_SUMMARY_COLUMNS",
-           "PRUNING_SCORE_NAMES", "StudyRecords", "agreement_difference", "claim_statement",
+           "PRUNING_SCORE_NAMES", "StudyRecords", "agreement_difference", "book_conclusion",
+           "claim_statement",
            "claims_conclusion", "correlation_conclusion", "correlation_rows",
            "curriculum_conclusion", "describe_statistics", "dynamics_conclusion",
            "dynamics_summary", "factor_agreement_shares", "fp_agreement_conclusion",
-           "last_epoch_summary", "pruning_headline", "pruning_summary",
-           "recording_conclusion", "same_predictions", "score_correlations",
+           "last_epoch_summary", "method_conclusion", "pruning_headline",
+           "pruning_summary", "recording_conclusion", "same_predictions", "score_correlations",
            "score_correlations_conclusion", "table_sizes"]
 
 

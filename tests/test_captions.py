@@ -16,6 +16,7 @@ import pytest
 from agreement_core.records import RecordStore
 from agreement_core.study import notebook_session
 from agreement_core.study.figures import stores_caption, study_caption
+from agreement_core.study.runs import is_complete
 
 REPO = Path(__file__).resolve().parent.parent
 STUDIES = sorted(p for p in (REPO / "results").glob("*/studies/*") if (p / "meta.json").is_file())
@@ -137,3 +138,35 @@ def test_the_check_fails_on_a_wrong_caption(full):
     assert list(group_disagreements(caption.replace("densenet_bc_40, 10 epochs",
                                                     "densenet_bc_40, 15 epochs"), group)) == [
         "densenet_bc_40"]
+
+
+def test_the_book_pages_setup_list_and_conclusions_come_from_the_results(full, tmp_path):
+    """intro, method and reproduce include texts the build computes (book/_generated)."""
+    from agreement_core.study.claims import PAGE_TEXTS, write_page_texts
+
+    write_page_texts(full.workspace, tmp_path, {"notebooks": 583.4, "total": 600.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(PAGE_TEXTS)
+    lines = (tmp_path / "studies.md").read_text().splitlines()
+    configs = full.profile.configs()
+    done = {role: config for role, config in configs.items()
+            if is_complete(full.workspace.layout.study_dir(config))}
+    assert [line.split("`")[1] for line in lines] == list(done)  # every study with results
+    for line, config in zip(lines, done.values(), strict=True):
+        store = RecordStore.open(full.workspace.layout.study_dir(config))
+        assert disagreements(line, store) == [], line
+    assert (tmp_path / "intro_conclusion.md").read_text().startswith("Of ")
+    assert "main study" in (tmp_path / "method_conclusion.md").read_text()
+    reproduce = (tmp_path / "reproduce_conclusion.md").read_text()
+    assert f"reads {len(lines)} of its {len(configs)} studies" in reproduce
+    assert "notebooks 583 s" in reproduce and "(600 s in all)" in reproduce
+
+
+def test_own_loop_and_pruning_captions_name_the_run_s_setup(full):
+    """The own-loop store keeps its native 32-pixel images (no resize to name)."""
+    store = full.own_loop()
+    for caption in (full.own_loop_caption(), full.pruning_caption()):
+        problems = [p for p in disagreements(caption, store) if not p.startswith("image size")]
+        assert problems == [], caption
+    results = full.pruning()
+    assert f"each kept subset: {results['network'].nunique()} fresh networks" in \
+        full.pruning_caption()

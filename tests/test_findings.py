@@ -296,3 +296,19 @@ def test_correlation_dynamics_and_score_conclusions_from_their_tables():
                            "ci_low": [-0.75, -0.1], "ci_high": [-0.65, 0.4], "n": [100, 100]})
     text = findings.score_correlations_conclusion(scores)
     assert "1 of 2 scores" in text and "**aum** (rho -0.700 [-0.750, -0.650])" in text
+
+
+def test_book_and_method_conclusions_from_the_committed_results():
+    claims = pd.read_csv(FULL / "claims.csv")
+    counts = claims["verdict"].value_counts()
+    text = findings.book_conclusion(claims)
+    decided = sum(int(counts.get(v, 0)) for v in ("reproduced", "mixed", "differs"))
+    assert f"{decided} are decided: {int(counts['reproduced'])} reproduced" in text
+    assert "stay open, most often because networks did not fit" in text
+    main = _full_store("vgg11_narrow", recording="online", seed=0, batch_size=128, lr=0.1,
+                       random_labels=False)
+    text = findings.method_conclusion(main)
+    table = agreement_table(main, "test")
+    assert (f"on the test set the lower bound is 0 in {int((table['lower_bound'] <= 0).sum())} "
+            f"of {len(table)} epochs") in text
+    assert text.startswith(f"With K = {main.num_networks} networks")

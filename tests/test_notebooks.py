@@ -310,3 +310,42 @@ def test_studies_without_results_are_skipped_with_their_reason(data_root, mirror
     assert "no finished results" in session.unavailable["cifar10"]
     with pytest.raises(StudyMissing):
         session.studies(["cifar10"])
+
+
+def _claim_names(source: str, method: str) -> list[list[str]]:
+    """The claim names of each ``session.<method>(...)`` call in ``source``."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == method:
+            calls.append([a.value for a in node.args if isinstance(a, ast.Constant)])
+    return calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_page_ends_with_a_computed_conclusion(path):
+    """A "Conclusion" section last, whose text a call computes (never typed Markdown); a
+    conclusion on claims names those of the page's verdict."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    heading = max(i for i, c in enumerate(cells) if c.cell_type == "markdown")
+    assert cells[heading].source.strip() == "## Conclusion", f"{path.stem}: no final Conclusion"
+    after = cells[heading + 1:]
+    assert after and all(c.cell_type == "code" for c in after)
+    statements = [s for c in after for s in ast.parse(c.source).body
+                  if not isinstance(s, ast.If)]  # a display guard may follow (live widgets)
+    assert statements and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                              for s in statements)
+    source = "\n".join(c.source for c in cells if c.cell_type == "code")
+    concluded = _claim_names("\n".join(c.source for c in after), "conclusion")
+    if concluded:  # the claims' conclusion is on the claims the page's verdict shows
+        assert concluded == _claim_names(source, "verdict")
+
+
+def test_book_pages_end_with_a_computed_conclusion():
+    """The Markdown pages include a conclusion the build computes (book/_generated)."""
+    for page in ("intro", "method", "reproduce"):
+        text = (REPO / "book" / f"{page}.md").read_text()
+        tail = text[text.rindex("\n## "):]
+        assert tail.startswith("\n## Conclusion") and \
+            f"{{include}} _generated/{page}_conclusion.md" in tail

@@ -36,6 +36,7 @@ from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
 from .claims import load_claims
+from .own_loop import SGD_SETTINGS
 from .profiles import PROFILES, get_profile
 from .runs import is_complete, load_study, require_dataset, study_statistics
 from .workspace import Workspace
@@ -138,17 +139,19 @@ def _with_caveat(text: str, source: str | None) -> str:
     return f"{text} {SOURCE_CAVEATS[source]}" if source in SOURCE_CAVEATS else text
 
 
-def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
-                  ) -> str:
+def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None,
+                  *, caveat: bool = True) -> str:
     """What a figure was computed from: dataset, subset, architecture, epochs, recording.
 
     ``source`` is the dataset's :attr:`~agreement_core.data.ImageDataset.source`;
     ``"mirror-jpeg"`` adds the JPEG caveat. ``varied`` maps config fields to the text shown
     instead (e.g. ``{"arch": "lenet5_bn / fastnet"}``); figures drawn from several stores
-    take :func:`stores_caption`, which reads every store's own values.
+    take :func:`stores_caption`, which reads every store's own values. ``caveat`` False
+    leaves the source's caveat out (a page that lists many studies says it once).
     """
     config = {**store.config, **(varied or {})}
-    return _with_caveat(_join_items(_caption_items(config, store, source)) + ".", source)
+    text = _join_items(_caption_items(config, store, source)) + "."
+    return _with_caveat(text, source) if caveat else text
 
 
 def config_caption(config: TrainConfig | Mapping, source: str | None = None) -> str:
@@ -774,11 +777,16 @@ class FigureSession:
 
     def pruning_caption(self) -> str:
         """What the pruning experiment was computed from."""
-        settings = self.profile.pruning
-        return (f"Scores from the own-loop run ({self.own_loop_caption()}) Each kept subset: "
-                f"{settings.get('num_networks', 3)} fresh networks with the same training "
-                "settings; test accuracy at the last epoch on the same test images. Black "
-                "square: the scoring run's own networks, trained on every training image.")
+        # What was run (results.csv), not what the profile asks for now.
+        results = self.pruning()
+        networks = results.groupby(["score", "rule", "fraction"])["network"].nunique()
+        counts = sorted(set(networks))
+        fractions = ", ".join(f"{f:.0%}" for f in sorted(results["fraction"].unique()))
+        return (f"Scores from the own-loop run ({self.own_loop_caption()}) Kept fractions "
+                f"{fractions}; each kept subset: {' to '.join(map(str, counts))} fresh "
+                "networks with the same training settings; test accuracy at the last epoch on "
+                "the same test images. Black square: the scoring run's own networks, trained "
+                "on every training image.")
 
     def own_loop_caption(self) -> str:
         """What the own-loop run was computed from (its store's configuration)."""
@@ -788,8 +796,9 @@ class FigureSession:
                           for split in store.splits)
         return (f"CIFAR-10 as a torchvision dataset, every {self.profile.own_loop['every']}th "
                 f"image ({sizes}); {store.num_networks} x {config.get('arch')}, "
-                f"{store.num_epochs} epochs, SGD lr {config.get('lr')} (momentum 0.9, "
-                f"weight decay 5e-4), batch {config.get('batch_size')}; recorded per batch by "
+                f"{store.num_epochs} epochs, SGD lr {config.get('lr')} (momentum "
+                f"{SGD_SETTINGS['momentum']}, weight decay {SGD_SETTINGS['weight_decay']:g}), "
+                f"batch {config.get('batch_size')}; recorded per batch by "
                 f"agreement_core.recorder.Recorder from the plain loop of "
                 f"agreement_core.study.own_loop (keep={store.keep!r}).")
 
