@@ -387,11 +387,382 @@ def dynamics_summary(table: pd.DataFrame, columns: Sequence[str] = DYNAMICS_SUMM
     return values.groupby(table["split"]).describe().T
 
 
-__all__ = ["CORRELATED_STATISTICS", "DYNAMICS_SUMMARY_COLUMNS", "PRUNING_SCORE_NAMES",
-           "StudyRecords", "agreement_difference", "correlation_rows", "describe_statistics",
-           "dynamics_summary", "factor_agreement_shares", "last_epoch_summary",
-           "pruning_headline", "pruning_summary", "same_predictions", "score_correlations",
-           "table_sizes"]
+# ------------------------------------------------------------------ pages' conclusions
+#: Below this final train accuracy a curriculum mode has not fitted its training subset.
+CURRICULUM_FIT_ACCURACY = 0.5
+
+#: A mean TPa difference between eval-mode and online recording below this is no effect.
+RECORDING_NEGLIGIBLE = 0.01
+
+#: The verdicts that decide a claim, in the order a conclusion names them.
+_DECIDED = ("reproduced", "mixed", "differs")
+
+
+def _count_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) or "none"
+
+
+def claims_conclusion(rows: pd.DataFrame) -> str:
+    """A figure page's conclusion from the rows of the claims table it shows: how many rows
+    reach each verdict, which claims hold and which differ (with our number), and the most
+    common reason the others stay open.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows of the claims table (:func:`agreement_core.claims.claims_table` columns),
+        e.g. :func:`agreement_core.study.figures.select_claims` of the page's claims.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if rows.empty:
+        raise ValueError("no claims to conclude from")
+    counts = rows["verdict"].value_counts()
+    ordered = {v: int(counts[v]) for v in (*_DECIDED, "inconclusive", "not testable here",
+                                           "descriptive") if v in counts}
+    lines = [f"This page tests {rows['spec_id'].nunique()} of the paper's claims on "
+             f"{len(rows)} claim-study rows: {_count_text(ordered)}."]
+    for verdict in _DECIDED:
+        chosen = rows[rows["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        listed = "; ".join(f"{row.claim} [`{row.claim_id}`] ({row.study}: {row.value:+.3f} "
+                           f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}])"
+                           for row in chosen.itertuples())
+        lines.append(f"**{verdict.capitalize()}:** {listed}.")
+    undecided = rows[rows["verdict"].isin(["inconclusive", "not testable here"])]
+    if len(undecided):
+        reasons = undecided["note"].fillna("").str.split(";").str[0].str.strip()
+        reason, times = reasons.value_counts().index[0], int(reasons.value_counts().iloc[0])
+        lines.append(f"**Undecided:** {len(undecided)} rows, most often ({times}) because: "
+                     f"{reason}.")
+    if not any(v in counts for v in _DECIDED):
+        lines.append("So this page decides none of the paper's claims with these studies: "
+                     "its figures are descriptive here.")
+    return "\n\n".join(lines)
+
+
+def claim_statement(rows: pd.DataFrame, claim_id: str) -> str:
+    """What the paper says and what we find, for one claim-study row: the paper's words,
+    our number with its interval, and the verdict, in plain words.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The claims table (or rows of it).
+    claim_id : str
+        The row's ``claim_id`` (e.g. ``"soft-label-entropy"``).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    chosen = rows[rows["claim_id"] == claim_id]
+    if chosen.empty:
+        raise ValueError(f"no row {claim_id!r} in the claims table")
+    row = chosen.iloc[0]
+    verb = {"reproduced": "we find what the paper reports",
+            "differs": "we do not find what the paper reports",
+            "mixed": "our measures disagree"}.get(row["verdict"], f"our test is {row['verdict']}")
+    text = (f"**The paper** ({row['paper']}): \u201c{row['quote']}\u201d **We find** "
+            f"({row['study']}): {row['value']:+.3f} [{row['ci_low']:+.3f}, "
+            f"{row['ci_high']:+.3f}] (measure: {row['measure']}), so {verb} "
+            f"(verdict: {row['verdict']}")
+    note = row.get("note")
+    return text + (f"; {note})." if isinstance(note, str) and note else ").")
+
+
+def curriculum_conclusion(summary: pd.DataFrame,
+                          fit_accuracy: float = CURRICULUM_FIT_ACCURACY) -> str:
+    """The curriculum page's conclusion from its ``summary.csv``: final test accuracy and
+    area under the test curve of each mode, which order wins, and any mode whose networks
+    did not fit their training subset (final train accuracy below ``fit_accuracy``), which
+    is named as unexplained rather than read as an effect of the order.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per mode: ``mode``, ``networks``, ``final_test_mean``, ``final_test_std``,
+        ``auc_test_mean``, ``final_train_mean``.
+    fit_accuracy : float
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if summary.empty:
+        raise ValueError("no curriculum modes to conclude from")
+    modes = summary.set_index("mode")
+    listing = "; ".join(
+        f"**{mode}** {row.final_test_mean:.3f} \u00b1 {row.final_test_std:.3f} test "
+        f"(AUC {row.auc_test_mean:.3f}), {row.final_train_mean:.3f} train"
+        for mode, row in modes.iterrows())
+    lines = [f"Final mean test accuracy over {int(modes['networks'].iloc[0])} networks per "
+             f"mode (\u00b1 their standard deviation), the area under the test curve, and the "
+             f"final train accuracy: {listing}."]
+    unfit = modes[modes["final_train_mean"] < fit_accuracy]
+    fitted = modes.drop(unfit.index)
+    if len(fitted):
+        best = fitted["final_test_mean"].idxmax()
+        text = (f"Among the modes whose networks fit their training subset, **{best}** "
+                f"ends highest ({fitted.at[best, 'final_test_mean']:.3f})")
+        if "random" in fitted.index and best != "random":
+            gap = fitted.at[best, "final_test_mean"] - fitted.at["random", "final_test_mean"]
+            spread = max(fitted.at[best, "final_test_std"], fitted.at["random", "final_test_std"])
+            text += (f", {gap:+.3f} over the random order; within one standard deviation "
+                     f"({spread:.3f}) of it" if abs(gap) <= spread else
+                     f", {gap:+.3f} over the random order")
+        lines.append(text + ".")
+    for mode, row in unfit.iterrows():
+        lines.append(f"**Unexplained:** the **{mode}** run ends at {row.final_train_mean:.3f} "
+                     f"train accuracy (below {fit_accuracy}): its networks did not fit their "
+                     f"training subset, which no ordering explains; this is under "
+                     f"investigation, and its {row.final_test_mean:.3f} test accuracy is not "
+                     f"evidence about pacing.")
+    return "\n\n".join(lines)
+
+
+def recording_conclusion(online: RecordStore, evaluated: RecordStore, split: str = "train"
+                         ) -> str:
+    """The online-versus-eval page's conclusion: whether the two studies trained the same
+    networks (identical test predictions), and how much eval-mode recording changes the
+    ``split`` agreement and accuracy (mean and largest difference over epochs, and at the
+    last epoch).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    same = same_predictions(online, evaluated, "test")
+    difference = agreement_difference(evaluated, online, split).dropna()
+    if difference.empty:
+        raise ValueError("the two studies share no recorded epoch")
+    last = difference.index.max()
+    parts = []
+    for column, name in (("tpa", "TPa"), ("mean_acc", "mean accuracy")):
+        values = difference[column]
+        largest = values.abs().idxmax()
+        parts.append(f"{name} {values.mean():+.3f} on average over the epochs "
+                     f"({values[largest]:+.3f} at epoch {largest}, {values[last]:+.3f} at the "
+                     f"last, {last})")
+    networks = ("Both studies trained the same networks: their test predictions are "
+                "identical at every epoch." if same else
+                "**The two studies' test predictions differ**, so they did not train the same "
+                "networks and the comparison below mixes recording with training.")
+    mean = difference["tpa"].mean()
+    if abs(mean) < RECORDING_NEGLIGIBLE:
+        reading = (f"On average the two recordings give the same {split} agreement (within "
+                   f"{RECORDING_NEGLIGIBLE}); they differ in single epochs, most while the "
+                   "weights change fastest.")
+    else:
+        reading = (f"The paper's online recording {'understates' if mean > 0 else 'overstates'}"
+                   f" {split} agreement by {abs(mean):.3f} on average.")
+    return (f"{networks} Recorded in eval mode rather than online, the {split} set's "
+            + "; ".join(parts) + f". {reading} Test-set curves are unaffected.")
+
+
+def fp_agreement_conclusion(stores: Mapping[str, RecordStore], split: str = "test") -> str:
+    """The false-positive agreement page's conclusion: per study, false-positive agreement
+    and Hacohen et al.'s agreement at the last epoch of ``split``, and which study's
+    networks agree most on their mistakes.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if not stores:
+        raise ValueError("no studies to conclude from")
+    last = {label: agreement_table(store, split).iloc[-1] for label, store in stores.items()}
+    listing = "; ".join(f"{label}: FPa {row['fp_agreement']:.3f}, Hacohen agreement "
+                        f"{row['hacohen_agreement']:.3f} (epoch {int(row['epoch'])})"
+                        for label, row in last.items())
+    most = max(last, key=lambda label: last[label]["fp_agreement"])
+    least = min(last, key=lambda label: last[label]["fp_agreement"])
+    return (f"At the last epoch on the {split} set: {listing}. Of the examples some network "
+            f"gets wrong, all K networks give the same wrong label on "
+            f"{last[least]['fp_agreement']:.1%} ({least}) to {last[most]['fp_agreement']:.1%} "
+            f"({most}): networks agree on their mistakes too, not only on what they get right.")
+
+
+def correlation_conclusion(correlations: pd.DataFrame) -> str:
+    """The correlation page's conclusion: how many (split, statistic) rows have an interval
+    clear of zero, over all examples and within classes, and the strongest of each split.
+
+    Parameters
+    ----------
+    correlations : pandas.DataFrame
+        :func:`correlation_rows` (``split``, ``statistic``, ``scope``, ``rho``, ``ci_low``,
+        ``ci_high``).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    rows = correlations.dropna(subset=["rho"])
+    if rows.empty:
+        raise ValueError("no correlations to conclude from")
+    clear = (rows["ci_low"] > 0) | (rows["ci_high"] < 0)
+    lines = []
+    for scope, name in (("all", "over all examples"), ("within_class", "within classes")):
+        part = rows[rows["scope"] == scope]
+        if len(part):
+            lines.append(f"{int(clear[part.index].sum())} of {len(part)} correlations "
+                         f"{name} have a 95% interval clear of zero")
+    strongest = []
+    for split, part in rows[rows["scope"] == "all"].groupby("split", sort=False):
+        top = part.loc[part["rho"].abs().idxmax()]
+        strongest.append(f"{split}: {top['statistic']} {top['rho']:+.3f} "
+                         f"[{top['ci_low']:+.3f}, {top['ci_high']:+.3f}]")
+    text = "; ".join(lines) + "."
+    if strongest:
+        text += (" The strongest per split (all examples; negative: higher values agreed on "
+                 "earlier): " + "; ".join(strongest) + ".")
+    largest = rows["rho"].abs().max()
+    return text + (f" No |rho| exceeds {largest:.2f}: the image statistics explain little of "
+                   "the learning order." if largest < 0.3 else "")
+
+
+def dynamics_conclusion(table: pd.DataFrame) -> str:
+    """The learning-dynamics page's conclusion, per split: the share of examples never
+    agreed on, the median agreed-from epoch of the others, and the share forgotten at
+    least once.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`~agreement_core.report.learning_dynamics_table`.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if table.empty:
+        raise ValueError("no examples to conclude from")
+    parts = []
+    for split, part in table.groupby("split", sort=False):
+        agreed = part["agreed_from_epoch"].astype("float64")
+        text = (f"**{split}** ({len(part):,} examples): {agreed.isna().mean():.1%} never "
+                f"agreed on, the others from a median epoch of {agreed.median():.0f}")
+        if "forgetting_events" in part:
+            text += (f"; {(part['forgetting_events'] > 0).mean():.1%} forgotten by some "
+                     f"network at least once")
+        parts.append(text)
+    return "; ".join(parts) + "."
+
+
+def score_correlations_conclusion(correlations: pd.DataFrame) -> str:
+    """The own-loop page's conclusion: the score that orders the examples most like the
+    agreed-from epoch, and how many scores have an interval clear of zero.
+
+    Parameters
+    ----------
+    correlations : pandas.DataFrame
+        :func:`score_correlations` (``score``, ``rho``, ``ci_low``, ``ci_high``, ``n``).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    rows = correlations.dropna(subset=["rho"])
+    if rows.empty:
+        raise ValueError("no score correlations to conclude from")
+    top = rows.loc[rows["rho"].abs().idxmax()]
+    clear = int(((rows["ci_low"] > 0) | (rows["ci_high"] < 0)).sum())
+    return (f"On {int(top['n']):,} examples, {clear} of {len(rows)} scores correlate with the "
+            f"agreed-from epoch with a 95% interval clear of zero; the closest is "
+            f"**{top['score']}** (rho {top['rho']:+.3f} [{top['ci_low']:+.3f}, "
+            f"{top['ci_high']:+.3f}]), so the agreed-from epoch ranks examples much as the "
+            "standard scores do" + ("." if abs(top["rho"]) >= 0.5 else
+                                    ", though only loosely."))
+
+
+def book_conclusion(claims: pd.DataFrame) -> str:
+    """The first page's conclusion from the claims table: of the claims the study could
+    decide, how many hold, and why the others stay open.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        The claims table (``spec_id``, ``verdict``, ``note``).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if claims.empty:
+        raise ValueError("no claims to conclude from")
+    counts = claims["verdict"].value_counts()
+    decided = int(sum(counts.get(v, 0) for v in _DECIDED))
+    text = (f"Of {len(claims)} claim-study rows ({claims['spec_id'].nunique()} claims; "
+            f"{int(counts.get('descriptive', 0))} descriptive, holding by construction), "
+            f"{decided} are decided: {int(counts.get('reproduced', 0))} reproduced, "
+            f"{int(counts.get('mixed', 0))} mixed, {int(counts.get('differs', 0))} differ.")
+    undecided = claims[claims["verdict"].isin(["inconclusive", "not testable here"])]
+    if len(undecided):
+        reasons = undecided["note"].fillna("").str.split(";").str[0].str.strip()
+        reasons = reasons.str.replace(r"[0-9.]+ < ", "below ", regex=True)  # group the numbers
+        common = reasons.str.split(":").str[0].value_counts()
+        text += (f" The other {len(undecided)} stay open, most often because "
+                 + ", ".join(f"{reason} ({n})" for reason, n in common.head(3).items()) + ".")
+    return text
+
+
+def method_conclusion(store: RecordStore) -> str:
+    """The method page's conclusion on the main study: how long the lower bound stays at 0
+    (it carries no information there), how far TPa exceeds that of independent networks
+    with the same accuracies, and the share of each split never agreed on.
+
+    Parameters
+    ----------
+    store : RecordStore
+        The main study.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    parts = []
+    for split in store.splits:
+        table = agreement_table(store, split)
+        if table.empty:
+            continue
+        independent = [independent_agreement(store.correct(split, int(e)).mean(axis=1))
+                       for e in table["epoch"]]
+        excess = table["tpa"].to_numpy() - np.asarray(independent)
+        never = 1.0 - store.correct(split, int(table["epoch"].iloc[-1])).all(axis=0).mean()
+        parts.append(f"on the {split} set the lower bound is 0 in "
+                     f"{int((table['lower_bound'] <= 0).sum())} of {len(table)} epochs, TPa "
+                     f"exceeds that of independent networks by {excess.mean():+.3f} on average "
+                     f"(at most {excess.max():+.3f}), and {never:.1%} of the examples are not "
+                     f"agreed on at the last epoch")
+    if not parts:
+        raise ValueError(f"{store.path} has no epoch recorded for every network")
+    return (f"With K = {store.num_networks} networks of the main study: " + "; ".join(parts)
+            + ". The lower bound alone would say little here; the comparison with independent "
+              "networks carries the evidence of agreement.")
+
+
+__all__ = ["CORRELATED_STATISTICS", "CURRICULUM_FIT_ACCURACY", "DYNAMICS_SUMMARY_COLUMNS",
+           "PRUNING_SCORE_NAMES", "StudyRecords", "agreement_difference", "book_conclusion",
+           "claim_statement",
+           "claims_conclusion", "correlation_conclusion", "correlation_rows",
+           "curriculum_conclusion", "describe_statistics", "dynamics_conclusion",
+           "dynamics_summary", "factor_agreement_shares", "fp_agreement_conclusion",
+           "last_epoch_summary", "method_conclusion", "pruning_headline",
+           "pruning_summary", "recording_conclusion", "same_predictions", "score_correlations",
+           "score_correlations_conclusion", "table_sizes"]
 
 
 def learning_order_headline(tables: Mapping[str, pd.DataFrame], split: str = "train") -> str:

@@ -371,9 +371,9 @@ def train_networks(x, y, *, num_networks: int = 5, epochs: int = 30, hidden: int
     xt = torch.from_numpy(xs)
     yt = torch.from_numpy(ys)
     steps = math.ceil(n / batch_size)
-    optimiser = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / (e * steps))))
+        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / (e * steps))))
     predictions = np.empty((e, k, n), dtype=np.int16)
     margin = np.empty((e, k, n), dtype=np.float32)
     el2n_scores = np.empty((e, k, n), dtype=np.float32)
@@ -386,9 +386,9 @@ def train_networks(x, y, *, num_networks: int = 5, epochs: int = 30, hidden: int
             # Sum over networks of each network's mean loss: every network sees its own
             # gradient at full scale.
             loss = F.cross_entropy(logits.reshape(-1, c), yt[idx].reshape(-1)) * k
-            optimiser.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimiser.step()
+            optimizer.step()
             schedule.step()
         with torch.no_grad():
             logits = forward(xt.expand(k, n, d))

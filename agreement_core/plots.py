@@ -700,15 +700,17 @@ def show_agreement_by_split(stores: dict, caption: str | None = None, *,
     stores : dict of str to RecordStore
         Label -> store; panels are titled ``"<label>, <split>"``.
     caption : str, optional
-        Shown under every figure.
+        Shown once, under the last figure.
     splits : sequence of str
     ncols : int
         Panels per row (:func:`agreement_panels`).
     """
-    for split in splits:
+    for i, split in enumerate(splits):
         tables = {f"{label}, {split}": agreement_table(store, split)
                   for label, store in stores.items()}
-        show(agreement_panels(tables, ncols=ncols), caption)
+        # One caption for all the figures, under the last: the same text under each read
+        # as a repetition.
+        show(agreement_panels(tables, ncols=ncols), caption if i == len(splits) - 1 else None)
 
 
 def show_metric_comparison_by_split(stores: dict, metrics, caption: str | None = None, *,
@@ -723,14 +725,15 @@ def show_metric_comparison_by_split(stores: dict, metrics, caption: str | None =
     metrics : list of str
         Columns of :func:`~agreement_core.agreement.agreement_table`, one panel each.
     caption : str, optional
-        Shown under every figure.
+        Shown once, under the last figure.
     splits : sequence of str
     suptitle : str
         Formatted with the split (e.g. ``"CIFAR-10 {split} set"``).
     """
-    for split in splits:
+    for i, split in enumerate(splits):
         tables = {label: agreement_table(store, split) for label, store in stores.items()}
-        show(metric_comparison(tables, metrics, suptitle=suptitle.format(split=split)), caption)
+        show(metric_comparison(tables, metrics, suptitle=suptitle.format(split=split)),
+             caption if i == len(splits) - 1 else None)  # one caption, under the last
 
 
 def combined_agreement_panels(stores, *, splits=("train", "test"), network: int = 0,
@@ -779,6 +782,30 @@ def show_statistic_panels_per_study(studies: dict, split: str, columns: dict, **
         if name in columns:
             show(statistic_panels(study.store, split, study.statistics[split], columns[name],
                                   **kwargs), study.caption)
+
+
+def show_factor_panels_per_study(studies: dict, split: str, factors: dict) -> None:
+    """Show :func:`categorical_panels` of one split for every study that has factors to
+    draw (KTH-TIPS2-b's illumination, pose and scale: Figs. 5 and 17), with its caption;
+    studies absent from ``studies`` (not on this machine) are skipped without an error.
+
+    Parameters
+    ----------
+    studies : dict
+        Name -> an object with ``store``, ``statistics`` (split -> table holding the factor
+        columns) and ``caption`` (e.g. :class:`~agreement_core.study.FigureStudy`).
+    split : str
+    factors : dict of str to list of str
+        Name -> the categorical factors to draw; studies without an entry are skipped.
+    """
+    from .correlation import categorical_agreement_shares
+
+    for name, study in studies.items():
+        if name in factors:
+            shares = {factor: categorical_agreement_shares(study.store, split,
+                                                           study.statistics[split], factor)
+                      for factor in factors[name]}
+            show(categorical_panels(shares), study.caption)
 
 
 #: Background of each verdict in the claims table (colour-blind-safe, light enough for text).
@@ -927,16 +954,30 @@ def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
     return "".join(parts)
 
 
+def unavailable_markdown(reasons: dict) -> str:
+    """``"**Not shown here.** <name>: <reason>"``, one paragraph per entry; ``""`` for none.
+
+    Markdown, not printed text: the book wraps it like any paragraph (a printed line is a
+    code block that a narrow page cuts off).
+    """
+    # Escaped: a reason's "<data root>" would otherwise be read as an HTML tag and vanish.
+    return "\n\n".join(f"**Not shown here.** {html.escape(name)}: {html.escape(reason)}"
+                        for name, reason in reasons.items())
+
+
 def show_unavailable(reasons: dict) -> None:
-    """Print one line ``"<name>: <reason>"`` per entry; nothing when there is none.
+    """Show why some studies or tables are missing, one paragraph per entry (Markdown,
+    :func:`unavailable_markdown`); nothing when there is none.
 
     Parameters
     ----------
     reasons : dict of str to str
         E.g. a :class:`~agreement_core.study.FigureSession`'s ``unavailable``.
     """
-    for name, reason in reasons.items():
-        print(f"{name}: {reason}")
+    if reasons:
+        from IPython.display import Markdown, display
+
+        display(Markdown(unavailable_markdown(reasons)))
 
 
 def show(fig, caption: str | None = None) -> None:

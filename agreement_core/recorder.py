@@ -300,7 +300,7 @@ class Recorder:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def restored(self, network: int, model=None, *, epoch: int | None = None) -> None:
-        """Declare that ``network``'s state (model, optimiser, ...) was loaded from the
+        """Declare that ``network``'s state (model, optimizer, ...) was loaded from the
         checkpoint of its last finished epoch, before recording further epochs of it.
 
         Parameters
@@ -359,7 +359,7 @@ class Recorder:
                 f"network {network}: epoch {epoch - 1} was recorded by an earlier run, and "
                 f"this process has not restored that network's state; recording epoch "
                 f"{epoch} now would record whatever model is in memory (a fresh one?). Load "
-                f"the model and optimiser state saved after epoch {epoch - 1}, then call "
+                f"the model and optimizer state saved after epoch {epoch - 1}, then call "
                 f"recorder.restored({network}, model) (checked against the fingerprint "
                 f"recorded with finish_epoch(..., model=model)), and record epoch {epoch}")
 

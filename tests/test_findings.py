@@ -201,3 +201,114 @@ def test_the_learning_order_conclusion_and_captions_quote_the_tables():
     assert "Claims 3" not in order_only and "How reproducible" in order_only
     assert learning_order_headline({}) == "No learning-order analyses to summarise.\n"
     assert learning_order_captions({}) == {}
+
+
+# ------------------------------------------------------------------ the pages' conclusions
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+FULL = REPO / "results" / "full"
+
+
+def _full_store(arch: str, **config) -> RecordStore:
+    """The committed full-profile CIFAR-10 study of ``arch`` whose config has ``config``."""
+    for path in sorted((FULL / "studies").glob(f"cifar10-{arch}-*")):
+        store = RecordStore.open(path)
+        if all(store.config.get(k) == v for k, v in config.items()):
+            return store
+    raise LookupError(f"no committed {arch} study with {config}")
+
+
+def test_curriculum_conclusion_states_the_summary_and_flags_the_unfit_run():
+    summary = pd.read_csv(FULL / "curriculum" / "summary.csv")
+    text = findings.curriculum_conclusion(summary)
+    for row in summary.itertuples():
+        assert f"**{row.mode}** {row.final_test_mean:.3f}" in text
+        assert f"{row.final_train_mean:.3f} train" in text
+    # The standard run (no pacing) fits little of its subset: named unexplained, not an effect.
+    standard = summary.set_index("mode").loc["standard"]
+    assert standard.final_train_mean < findings.CURRICULUM_FIT_ACCURACY
+    assert f"**Unexplained:** the **standard** run ends at {standard.final_train_mean:.3f}" in text
+    assert "under investigation" in text
+    best = summary[summary["final_train_mean"] >= 0.5].set_index("mode")["final_test_mean"]
+    assert f"**{best.idxmax()}** ends highest ({best.max():.3f})" in text
+    # Computed, not typed: a fitted standard run is not flagged.
+    fitted = summary.assign(final_train_mean=0.95)
+    assert "Unexplained" not in findings.curriculum_conclusion(fitted)
+    with pytest.raises(ValueError):
+        findings.curriculum_conclusion(summary.iloc[:0])
+
+
+def test_recording_conclusion_from_the_online_and_eval_studies():
+    online = _full_store("vgg11_narrow", recording="online", seed=0, batch_size=128, lr=0.1,
+                         random_labels=False)
+    evaluated = _full_store("vgg11_narrow", recording="eval")
+    text = findings.recording_conclusion(online, evaluated)
+    difference = findings.agreement_difference(evaluated, online, "train").dropna()
+    assert "test predictions are identical" in text
+    assert f"TPa {difference['tpa'].mean():+.3f} on average" in text
+    assert f"mean accuracy {difference['mean_acc'].mean():+.3f} on average" in text
+
+
+def test_fp_agreement_conclusion_names_each_study_s_last_epoch():
+    stores = {"lenet5_bn": _full_store("lenet5_bn"),
+              "random labels": _full_store("vgg11_narrow", random_labels=True)}
+    text = findings.fp_agreement_conclusion(stores)
+    for label, store in stores.items():
+        last = agreement_table(store, "test").iloc[-1]
+        assert f"{label}: FPa {last['fp_agreement']:.3f}" in text
+        assert f"(epoch {int(last['epoch'])})" in text
+
+
+def test_claims_conclusion_and_statement_quote_the_claims_table():
+    table = pd.read_csv(FULL / "claims.csv")
+    rows = table[table["spec_id"].isin(["soft-label-entropy", "agreement-test", "test-spread"])]
+    text = findings.claims_conclusion(rows)
+    assert text.startswith(f"This page tests 3 of the paper's claims on {len(rows)} ")
+    for verdict, n in rows["verdict"].value_counts().items():
+        assert f"{n} {verdict}" in text
+    soft = rows[rows["claim_id"] == "soft-label-entropy"].iloc[0]
+    statement = findings.claim_statement(table, "soft-label-entropy")
+    assert f"{soft['value']:+.3f} [{soft['ci_low']:+.3f}, {soft['ci_high']:+.3f}]" in statement
+    assert soft["quote"] in statement and f"verdict: {soft['verdict']}" in statement
+    if soft["verdict"] == "differs":
+        assert "we do not find what the paper reports" in statement
+    with pytest.raises(ValueError):
+        findings.claim_statement(table, "no-such-claim")
+
+
+def test_correlation_dynamics_and_score_conclusions_from_their_tables():
+    correlations = pd.DataFrame({
+        "split": ["a train", "a train", "a train", "a train"],
+        "statistic": ["entropy", "entropy", "segments", "segments"],
+        "scope": ["all", "within_class", "all", "within_class"],
+        "rho": [-0.2, -0.1, 0.05, np.nan], "ci_low": [-0.25, -0.15, -0.01, np.nan],
+        "ci_high": [-0.15, -0.05, 0.11, np.nan]})
+    text = findings.correlation_conclusion(correlations)
+    assert "1 of 2 correlations over all examples" in text
+    assert "1 of 1 correlations within classes" in text
+    assert "a train: entropy -0.200 [-0.250, -0.150]" in text
+    table = pd.DataFrame({"split": ["train"] * 4,
+                          "agreed_from_epoch": pd.array([1, 3, None, 5], dtype="Int16"),
+                          "forgetting_events": [0, 1, 2, 0]})
+    assert findings.dynamics_conclusion(table) == (
+        "**train** (4 examples): 25.0% never agreed on, the others from a median epoch of 3; "
+        "50.0% forgotten by some network at least once.")
+    scores = pd.DataFrame({"score": ["aum", "el2n"], "rho": [-0.7, 0.2],
+                           "ci_low": [-0.75, -0.1], "ci_high": [-0.65, 0.4], "n": [100, 100]})
+    text = findings.score_correlations_conclusion(scores)
+    assert "1 of 2 scores" in text and "**aum** (rho -0.700 [-0.750, -0.650])" in text
+
+
+def test_book_and_method_conclusions_from_the_committed_results():
+    claims = pd.read_csv(FULL / "claims.csv")
+    counts = claims["verdict"].value_counts()
+    text = findings.book_conclusion(claims)
+    decided = sum(int(counts.get(v, 0)) for v in ("reproduced", "mixed", "differs"))
+    assert f"{decided} are decided: {int(counts['reproduced'])} reproduced" in text
+    assert "stay open, most often because networks did not fit" in text
+    main = _full_store("vgg11_narrow", recording="online", seed=0, batch_size=128, lr=0.1,
+                       random_labels=False)
+    text = findings.method_conclusion(main)
+    table = agreement_table(main, "test")
+    assert (f"on the test set the lower bound is 0 in {int((table['lower_bound'] <= 0).sum())} "
+            f"of {len(table)} epochs") in text
+    assert text.startswith(f"With K = {main.num_networks} networks")

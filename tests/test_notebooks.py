@@ -189,8 +189,11 @@ def test_variants_default_to_the_profile_ablation(session):
     stores = runs.stores("{} nets")
     assert list(stores) == [f"{a} nets" for a in session.profile.architectures]
     assert [s.config["arch"] for s in stores.values()] == list(session.profile.architectures)
-    caption = runs.caption_varying("random labels")
-    assert "5 x lenet5_bn / fastnet_small / random labels" in caption
+    # Each study's own setup, the random-label study's included (its epochs and rate).
+    random = session.study("cifar10-random-labels")
+    caption = runs.with_studies({"random labels": random}).caption_varying()
+    assert "Per study: lenet5_bn: 5 x lenet5_bn, 10 epochs, sgd lr 0.1, true labels" in caption
+    assert "random labels: 5 x fastnet_small, 20 epochs, sgd lr 0.02, random labels" in caption
     sizes = session.variants("cifar10", "batch_size", [128])
     assert list(sizes) == [128] and "batch 128," in sizes.caption_varying()
     with pytest.raises(ConfigError, match="no ablation of lr"):
@@ -214,10 +217,12 @@ def test_scaled_lr_variants_scale_the_learning_rate_with_the_batch_size(session)
 def test_curriculum_results_with_their_caption(session, tmp_path):
     results = session.curriculum()
     settings = session.profile.curriculum
+    # The modes' training as their runs recorded it (settings.json).
     assert results.caption.startswith(
-        f"{settings['num_networks']} networks per mode, {settings['train_subset']} training "
-        f"images per class, {settings['epochs']} epochs of budget; scores from the study: "
-        "CIFAR-10")
+        f"Every mode (its epochs are the budget): CIFAR-10 (offline JPEG mirror), subset train "
+        f"{settings['train_subset']} per class / test {settings['test_subset']} per class; "
+        f"{settings['num_networks']} x fastnet_small, {settings['epochs']} epochs")
+    assert "Scores from the study: CIFAR-10" in results.caption
     assert list(results.summary["mode"]) == list(settings["modes"])
     assert {"mode", "step", "total_steps", "test_accuracy"} <= set(results.curves.columns)
     with pytest.raises(StudyMissing, match="agreement_core build --profile default"):
@@ -305,3 +310,42 @@ def test_studies_without_results_are_skipped_with_their_reason(data_root, mirror
     assert "no finished results" in session.unavailable["cifar10"]
     with pytest.raises(StudyMissing):
         session.studies(["cifar10"])
+
+
+def _claim_names(source: str, method: str) -> list[list[str]]:
+    """The claim names of each ``session.<method>(...)`` call in ``source``."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == method:
+            calls.append([a.value for a in node.args if isinstance(a, ast.Constant)])
+    return calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_page_ends_with_a_computed_conclusion(path):
+    """A "Conclusion" section last, whose text a call computes (never typed Markdown); a
+    conclusion on claims names those of the page's verdict."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    heading = max(i for i, c in enumerate(cells) if c.cell_type == "markdown")
+    assert cells[heading].source.strip() == "## Conclusion", f"{path.stem}: no final Conclusion"
+    after = cells[heading + 1:]
+    assert after and all(c.cell_type == "code" for c in after)
+    statements = [s for c in after for s in ast.parse(c.source).body
+                  if not isinstance(s, ast.If)]  # a display guard may follow (live widgets)
+    assert statements and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                              for s in statements)
+    source = "\n".join(c.source for c in cells if c.cell_type == "code")
+    concluded = _claim_names("\n".join(c.source for c in after), "conclusion")
+    if concluded:  # the claims' conclusion is on the claims the page's verdict shows
+        assert concluded == _claim_names(source, "verdict")
+
+
+def test_book_pages_end_with_a_computed_conclusion():
+    """The Markdown pages include a conclusion the build computes (book/_generated)."""
+    for page in ("intro", "method", "reproduce"):
+        text = (REPO / "book" / f"{page}.md").read_text()
+        tail = text[text.rindex("\n## "):]
+        assert tail.startswith("\n## Conclusion") and \
+            f"{{include}} _generated/{page}_conclusion.md" in tail

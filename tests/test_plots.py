@@ -156,6 +156,19 @@ def test_per_split_figures_draw_one_panel_per_store(store, shown):
                        agreement_table(s, "train")["tpa"])
 
 
+def test_per_split_figures_show_their_caption_once(store, shown):
+    """Fig. 8 printed the same caption under its train and its test figure."""
+    from agreement_core import plots
+
+    s, _ = store
+    # The planted store has one split: drawn twice, it stands for the train and test figures.
+    plots.show_agreement_by_split({"a": s}, "caption", splits=["train", "train"])
+    assert [caption for _, caption in shown] == [None, "caption"]
+    shown.clear()
+    plots.show_metric_comparison_by_split({"a": s}, ["tpa"], "c", splits=["train", "train"])
+    assert [caption for _, caption in shown] == [None, "c"]
+
+
 def test_combined_agreement_panels_one_per_split(store):
     from agreement_core import plots
     from agreement_core.agreement import combined_agreement_table
@@ -200,7 +213,12 @@ def test_scrubbers_and_unavailable_are_shown(store, monkeypatch, capsys):
     assert "ArrowRight" in displayed[0].html()  # the keyboard and narrow-screen script
     plots.show_unavailable({"voc": "not here", "kth": "nor here"})
     plots.show_unavailable({})
-    assert capsys.readouterr().out == "voc: not here\nkth: nor here\n"
+    # A paragraph per entry (Markdown the page wraps), not a printed line in a code block.
+    assert len(displayed) == 3 and capsys.readouterr().out == ""
+    assert displayed[2].data == ("**Not shown here.** voc: not here\n\n"
+                                 "**Not shown here.** kth: nor here")
+    assert plots.unavailable_markdown({"kth": "extract it into <data root>"}) == (
+        "**Not shown here.** kth: extract it into &lt;data root&gt;")
 
 
 # ----------------------------------------------------------------- legible at page width

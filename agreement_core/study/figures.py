@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import reprlib
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,7 @@ from ..statistics import read_statistics_tables
 from ..training import TrainConfig, load_dataset
 from ..widgets import scrubber_data
 from .claims import load_claims
+from .own_loop import SGD_SETTINGS
 from .profiles import PROFILES, get_profile
 from .runs import is_complete, load_study, require_dataset, study_statistics
 from .workspace import Workspace
@@ -76,46 +78,152 @@ PAPER_ROLES = {"dtd": "kth"}
 UNDERFIT_ACCURACY = 0.9
 
 
-def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None
-                  ) -> str:
-    """What a figure was computed from: dataset, subset, architecture, epochs, recording.
+def _caption_items(config: Mapping, store: RecordStore | None = None,
+                   source: str | None = None) -> list[tuple[str, str, str]]:
+    """What a caption says of one study, as (section, item, text) in reading order.
 
-    ``source`` is the dataset's :attr:`~agreement_core.data.ImageDataset.source`;
-    ``"mirror-jpeg"`` adds the JPEG caveat. ``varied`` maps config fields that
-    differ between a figure's panels to the text shown instead (e.g.
-    ``{"arch": "lenet5_bn / fastnet"}``).
+    From the store when there is one (example counts, networks and epochs recorded), else
+    from the configuration alone (a study not trained on this machine). Sections are
+    ``data``, ``training``, ``labels`` and ``images``; an item absent from a study is left out.
     """
     # Stores written outside TrainConfig (tests, other tools) may lack fields: leave them out.
-    defaults = {"dataset": "unknown dataset", "arch": "unknown architecture"}
-    config = {**defaults, **store.config, **(varied or {})}
-    sizes = ", ".join(f"{split} {store.num_examples(split)} images" for split in store.splits)
+    config = {"dataset": "unknown dataset", "arch": "unknown architecture", **config}
     subsets = ""
     if "train_subset" in config:
         subsets = (f", subset train {_subset_text(config['train_subset'])} / test "
                    f"{_subset_text(config.get('test_subset'))}")
-    # The epochs drawn: those all networks have recorded (common_epochs, agree's rule).
-    drawn = min(store.available_epochs(split) for split in store.splits)
-    epochs = (f"{store.num_epochs} epochs" if drawn >= store.num_epochs else
-              f"{drawn} of {store.num_epochs} epochs (the last all networks have recorded)")
-    training = [f"{store.num_networks} x {config['arch']}", epochs]
+    data = f"{dataset_label(config, source)}{subsets}"
+    if store is not None:
+        sizes = ", ".join(f"{split} {store.num_examples(split)} images"
+                          for split in store.splits)
+        data += f" ({sizes})"
+        networks, total = store.num_networks, store.num_epochs
+        # The epochs drawn: those all networks have recorded (common_epochs, agree's rule).
+        drawn = min(store.available_epochs(split) for split in store.splits)
+        epochs = (f"{total} epochs" if drawn >= total else
+                  f"{drawn} of {total} epochs (the last all networks have recorded)")
+    else:
+        networks, epochs = config.get("num_networks"), f"{config.get('epochs')} epochs"
+    items = [("data", "data", data), ("training", "networks", f"{networks} x {config['arch']}"),
+             ("training", "epochs", epochs)]
     if "batch_size" in config:
-        training.append(f"batch {config['batch_size']}")
+        items.append(("training", "batch", f"batch {config['batch_size']}"))
     if "optimizer" in config:
-        training.append(f"{config['optimizer']} lr {config.get('lr')}")
+        items.append(("training", "optimizer", f"{config['optimizer']} lr {config.get('lr')}"))
     if "recording" in config:
-        training.append(f"{config['recording']} recording")
+        items.append(("training", "recording", f"{config['recording']} recording"))
     if config.get("precision", "float32") != "float32":
-        training.append(f"{config['precision']} autocast")
-    parts = [f"{dataset_label(config, source)}{subsets} ({sizes})", ", ".join(training)]
+        items.append(("training", "precision", f"{config['precision']} autocast"))
     if config.get("random_labels"):
-        parts.append(f"random labels (seed {config.get('label_seed', 0)})")
+        items.append(("labels", "labels", f"random labels (seed {config.get('label_seed', 0)})"))
     if config.get("image_size"):
-        parts.append(f"images resized to {config['image_size']}"
-                     + (f", crop {config['crop']}" if config.get("crop") else ""))
-    text = "; ".join(parts) + "."
-    if source in SOURCE_CAVEATS:
-        text += f" {SOURCE_CAVEATS[source]}"
-    return text
+        items.append(("images", "images", f"images resized to {config['image_size']}"
+                      + (f", crop {config['crop']}" if config.get("crop") else "")))
+    return items
+
+
+#: What a caption says of a study that lacks an item others have (random labels, a resize).
+_ITEM_ABSENT = {"labels": "true labels", "images": "original image size",
+                "precision": "float32", "recording": "online recording"}
+
+
+def _join_items(items: Iterable[tuple[str, str, str]]) -> str:
+    """``data; training, ...; labels; images``: the sections of a caption."""
+    sections: dict[str, list[str]] = {}
+    for section, _, text in items:
+        sections.setdefault(section, []).append(text)
+    return "; ".join(", ".join(texts) for texts in sections.values())
+
+
+def _with_caveat(text: str, source: str | None) -> str:
+    return f"{text} {SOURCE_CAVEATS[source]}" if source in SOURCE_CAVEATS else text
+
+
+def study_caption(store: RecordStore, source: str | None = None, varied: dict | None = None,
+                  *, caveat: bool = True) -> str:
+    """What a figure was computed from: dataset, subset, architecture, epochs, recording.
+
+    ``source`` is the dataset's :attr:`~agreement_core.data.ImageDataset.source`;
+    ``"mirror-jpeg"`` adds the JPEG caveat. ``varied`` maps config fields to the text shown
+    instead (e.g. ``{"arch": "lenet5_bn / fastnet"}``); figures drawn from several stores
+    take :func:`stores_caption`, which reads every store's own values. ``caveat`` False
+    leaves the source's caveat out (a page that lists many studies says it once).
+    """
+    config = {**store.config, **(varied or {})}
+    text = _join_items(_caption_items(config, store, source)) + "."
+    return _with_caveat(text, source) if caveat else text
+
+
+def config_caption(config: TrainConfig | Mapping, source: str | None = None) -> str:
+    """What a study would be trained from (its configuration, no store): for a setup text
+    of a study that has no results on this machine, or of the paper's protocol."""
+    config = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
+    return _join_items(_caption_items(config, None, source)) + "."
+
+
+def protocol_details(config: TrainConfig) -> str:
+    """The optimizer settings and schedule a caption leaves out: ``"momentum 0.9, weight
+    decay 0.0005, learning rate x 0.2 every 10 epochs"``."""
+    items = []
+    if config.optimizer == "sgd":
+        items.append(f"momentum {config.momentum}")
+    elif config.optimizer == "adam":
+        items.append(f"betas {tuple(config.betas)}")
+    items.append(f"weight decay {config.weight_decay:g}")
+    schedules = {"cosine": f"cosine schedule down to {config.min_lr:g}",
+                 "step": f"learning rate x {config.gamma:g} every {config.step_size} epochs",
+                 "onecycle": "one-cycle schedule with the learning rate as its maximum"}
+    items.append(schedules.get(config.schedule, f"{config.schedule} schedule"))
+    return ", ".join(items)
+
+
+def stores_caption(stores: Mapping[str, RecordStore], source: str | None = None) -> str:
+    """The caption of a figure drawn from several stores (label -> store): what they share
+    once, then, per label, every item in which the stores differ, each read from that
+    store's own configuration and records (never the first store's for all).
+
+    Parameters
+    ----------
+    stores : mapping of str to RecordStore
+        Label (as the figure names its panel or line) -> store.
+    source : str, optional
+        The dataset's source, for its label and caveat (see :func:`study_caption`).
+
+    Returns
+    -------
+    str
+        E.g. ``"CIFAR-10 (...); batch 128, sgd lr 0.1. Per study: lenet5_bn: 5 x
+        lenet5_bn, 15 epochs; densenet_bc_40: 5 x densenet_bc_40, 10 epochs."``
+    """
+    if not stores:
+        raise ConfigError("no stores to caption")
+    if len(stores) == 1:
+        return study_caption(next(iter(stores.values())), source)
+    per_store = {label: _caption_items(store.config, store, source)
+                 for label, store in stores.items()}
+    texts = {label: {item: text for _, item, text in items}
+             for label, items in per_store.items()}
+    order: dict[str, str] = {}  # item -> section, in reading order over all stores
+    for items in per_store.values():
+        for section, item, _ in items:
+            order.setdefault(item, section)
+
+    def text_of(label: str, item: str) -> str:
+        return texts[label].get(item, _ITEM_ABSENT.get(item, f"no {item}"))
+
+    first = next(iter(stores))
+    shared = [item for item in order if len({text_of(label, item) for label in stores}) == 1]
+    common = [(order[item], item, text_of(first, item)) for item in shared]
+    varying = [item for item in order if item not in shared]
+    text = _join_items(common) + "."
+    if varying:
+        # An item that only repeats its label ("batch 64: batch 64") is said once.
+        differences = {label: [text_of(label, item) for item in varying
+                               if text_of(label, item) != label] for label in stores}
+        text += " Per study: " + "; ".join(
+            ": ".join([label, ", ".join(found)]) if found else label
+            for label, found in differences.items()) + "."
+    return _with_caveat(text, source)
 
 
 @dataclass
@@ -230,14 +338,21 @@ class Variants(dict):
         """
         return {label.format(value): study.store for value, study in self.items()}
 
-    def caption_varying(self, *also: str) -> str:
-        """The first study's caption with the field shown as every value, then ``also``.
+    def with_studies(self, studies: Mapping[str, FigureStudy]) -> Variants:
+        """These variants and further studies drawn beside them (label -> study), e.g.
+        ``{"random labels": session.study("cifar10-random-labels")}``, as one group whose
+        caption names every study's own setup."""
+        return Variants(self.field, {**self, **studies}, self.linked)
+
+    def caption_varying(self, label: str = "{}") -> str:
+        """The caption of all the studies: what they share once, then, per study, what
+        differs (its value of the field and anything else, e.g. a smaller number of epochs),
+        read from each study's own store (:func:`stores_caption`).
 
         Parameters
         ----------
-        *also : str
-            Further names shown after the values (e.g. ``"random labels"`` for a study
-            drawn beside the variants).
+        label : str
+            Formatted with each value to name its study, as in :meth:`stores`.
 
         Returns
         -------
@@ -246,9 +361,7 @@ class Variants(dict):
         if not self:
             raise ConfigError(f"no values of {self.field} to caption")
         first = next(iter(self.values()))
-        linked = {name: [getattr(study.config, name) for study in self.values()]
-                  for name in self.linked}
-        return first.caption_varying(**{self.field: [*self, *also]}, **linked)
+        return stores_caption(self.stores(label), first.source)
 
 
 @dataclass
@@ -664,11 +777,16 @@ class FigureSession:
 
     def pruning_caption(self) -> str:
         """What the pruning experiment was computed from."""
-        settings = self.profile.pruning
-        return (f"Scores from the own-loop run ({self.own_loop_caption()}) Each kept subset: "
-                f"{settings.get('num_networks', 3)} fresh networks with the same training "
-                "settings; test accuracy at the last epoch on the same test images. Black "
-                "square: the scoring run's own networks, trained on every training image.")
+        # What was run (results.csv), not what the profile asks for now.
+        results = self.pruning()
+        networks = results.groupby(["score", "rule", "fraction"])["network"].nunique()
+        counts = sorted(set(networks))
+        fractions = ", ".join(f"{f:.0%}" for f in sorted(results["fraction"].unique()))
+        return (f"Scores from the own-loop run ({self.own_loop_caption()}) Kept fractions "
+                f"{fractions}; each kept subset: {' to '.join(map(str, counts))} fresh "
+                "networks with the same training settings; test accuracy at the last epoch on "
+                "the same test images. Black square: the scoring run's own networks, trained "
+                "on every training image.")
 
     def own_loop_caption(self) -> str:
         """What the own-loop run was computed from (its store's configuration)."""
@@ -678,10 +796,104 @@ class FigureSession:
                           for split in store.splits)
         return (f"CIFAR-10 as a torchvision dataset, every {self.profile.own_loop['every']}th "
                 f"image ({sizes}); {store.num_networks} x {config.get('arch')}, "
-                f"{store.num_epochs} epochs, SGD lr {config.get('lr')} (momentum 0.9, "
-                f"weight decay 5e-4), batch {config.get('batch_size')}; recorded per batch by "
+                f"{store.num_epochs} epochs, SGD lr {config.get('lr')} (momentum "
+                f"{SGD_SETTINGS['momentum']}, weight decay {SGD_SETTINGS['weight_decay']:g}), "
+                f"batch {config.get('batch_size')}; recorded per batch by "
                 f"agreement_core.recorder.Recorder from the plain loop of "
                 f"agreement_core.study.own_loop (keep={store.keep!r}).")
+
+    def setup(self, *roles: str, archs: Iterable[str] | None = None):
+        """The setup of the studies of ``roles`` beside the paper's protocol for the same role,
+        as Markdown: every number (networks, epochs, batch, learning rate, image size,
+        examples) read from the study's store, or from the profile's configuration where the
+        study has no results on this machine, and the paper's from profile ``paper``.
+
+        ``roles`` may carry an architecture after a colon (``"voc:resnet50"``); with
+        ``archs`` (the ablation of Fig. 9), every role is shown once per architecture and
+        the paper's protocol once, with the paper's architectures.
+        """
+        from IPython.display import Markdown
+
+        paper = get_profile("paper")
+        lines = []
+        if archs is not None:
+            for role in roles:
+                for arch in archs:
+                    lines.extend(self._setup_lines(f"{role}:{arch}", paper)[:1])
+                theirs = paper.config(PAPER_ROLES.get(role, role)).to_dict()
+                protocol = {**theirs, "arch": " / ".join(paper.architectures)}
+                lines.append(f"- **The paper** (profile `paper`): "
+                             f"{config_caption(protocol)[:-1]}; "
+                             f"{protocol_details(paper.config(role))}.")
+            return Markdown("\n".join(lines))
+        for role in roles:
+            lines.extend(self._setup_lines(role, paper))
+        return Markdown("\n".join(lines))
+
+    def _setup_lines(self, role: str, paper) -> list[str]:
+        """:meth:`setup`'s two lines of one role: ours, then the paper's."""
+        name, _, arch = role.partition(":")
+        fields = {**self.overrides, **({"arch": arch} if arch else {})}
+        subset = fields.pop("subset", None)
+        ours = self.profile.config(name, train_subset=subset, **fields)  # as study() does
+        theirs = paper.config(PAPER_ROLES.get(name, name), arch=arch or None)
+        try:
+            source = require_dataset(ours.dataset, self.workspace.locations)
+        except DatasetUnavailable:
+            source = None
+        path = self.workspace.layout.study_dir(ours)
+        if is_complete(path):  # the page's verdict box carries the source's caveat
+            store = RecordStore.open(path)
+            here = _join_items(_caption_items(store.config, store, source)) + "."
+        else:
+            here = "not trained on this machine; the profile trains " + config_caption(
+                ours, source)
+        return [f"- **Here** (profile `{self.profile.name}`, {role.replace(':', ' ')}): "
+                f"{here[:-1]}; {protocol_details(ours)}.",
+                f"- **The paper** (profile `paper`): {config_caption(theirs)[:-1]}; "
+                f"{protocol_details(theirs)}."]
+
+    def conclusion(self, *claims: str):
+        """The page's conclusion from the claims it shows (the names its :meth:`verdict`
+        takes): :func:`~agreement_core.findings.claims_conclusion`, as Markdown."""
+        from IPython.display import Markdown
+
+        from ..findings import claims_conclusion
+
+        table = load_claims(self.workspace, n_boot=200)
+        return Markdown(claims_conclusion(select_claims(table, claims)))
+
+    def claim_statement(self, claim_id: str):
+        """What the paper says and what we find for one row of the claims table
+        (:func:`~agreement_core.findings.claim_statement`), as Markdown."""
+        from IPython.display import Markdown
+
+        from ..findings import claim_statement
+
+        return Markdown(claim_statement(load_claims(self.workspace, n_boot=200), claim_id))
+
+    def statistics_caption(self, tables: Mapping[str, pd.DataFrame]) -> str:
+        """What the statistics tables ``tables`` (``"<dataset> <split>"`` -> table) cover,
+        with the number of examples the profile's study of the dataset records where the
+        table holds more (Imagenette's statistics cover 260 images per class of both
+        splits; its study tests on fewer)."""
+        recorded = {}
+        for config in self.profile.configs().values():
+            path = self.workspace.layout.study_dir(config)
+            if config.dataset not in recorded and is_complete(path):
+                recorded[config.dataset] = RecordStore.open(path)
+        parts = []
+        for name, table in tables.items():
+            dataset, _, split = name.partition(" ")
+            text = f"{name} ({len(table):,} images"
+            store = recorded.get(dataset)
+            if store is not None and split in store.splits \
+                    and store.num_examples(split) != len(table):
+                text += (f"; the {dataset} study records {store.num_examples(split):,} of "
+                         f"its {split} images")
+            parts.append(text + ")")
+        return (f"Statistics tables of profile {self.profile.name}: " + ", ".join(parts)
+                + ".")
 
     def setup_differences(self, *roles: str, archs: Iterable[str] | None = None) -> list[str]:
         """How the studies of ``roles`` differ from the paper's protocol for the same role
@@ -830,10 +1042,25 @@ class FigureSession:
                                f"agreement_core build --profile {self.profile.name}'")
         settings = self.profile.curriculum
         base = self.study("cifar10")
-        caption = (f"{settings['num_networks']} networks per mode, {settings['train_subset']} "
-                   f"training images per class, {settings['epochs']} epochs of budget; scores "
-                   "from the study: " + base.caption)
-        return CurriculumResults(read_table(curves), read_table(summary), caption)
+        summary_table = read_table(summary)
+        # Each mode's training as its run recorded it (settings.json), not as the profile
+        # says it now.
+        trained = {mode: json.loads((layout.curriculum_dir / mode / "settings.json").read_text()
+                                    )["config"]
+                   for mode in summary_table["mode"]
+                   if (layout.curriculum_dir / mode / "settings.json").is_file()}
+        texts = {mode: config_caption({k: v for k, v in config.items() if k != "seed"},
+                                      base.source)
+                 for mode, config in trained.items()}
+        if len(set(texts.values())) == 1:
+            runs = f"Every mode (its epochs are the budget): {next(iter(texts.values()))}"
+        elif texts:
+            runs = " ".join(f"{mode}: {text}" for mode, text in texts.items())
+        else:  # results written before the runs kept their settings
+            runs = (f"{settings['num_networks']} networks per mode, {settings['train_subset']} "
+                    f"training images per class, {settings['epochs']} epochs of budget.")
+        caption = f"{runs} Scores from the study: {base.caption}"
+        return CurriculumResults(read_table(curves), summary_table, caption)
 
 
 def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSession:
@@ -899,5 +1126,6 @@ def notebook_session(namespace: Mapping, own: Iterable[str] = ()) -> FigureSessi
 
 
 __all__ = ["CurriculumResults", "FigureSession", "FigureStudy", "JPEG_CAVEAT",
-           "NOTEBOOK_PARAMETERS", "OWN_PARAMETERS", "Variants", "dataset_label", "given_parameters",
-           "load_statistics", "notebook_session", "open_study", "study_caption"]
+           "NOTEBOOK_PARAMETERS", "OWN_PARAMETERS", "Variants", "config_caption",
+           "dataset_label", "given_parameters", "load_statistics", "notebook_session",
+           "open_study", "protocol_details", "stores_caption", "study_caption"]

@@ -23,6 +23,9 @@ from ..models import build_model
 from ..recorder import Recorder
 from ..records import RecordStore
 
+#: The plain loop's SGD settings besides the learning rate (its caption quotes them).
+SGD_SETTINGS = {"momentum": 0.9, "weight_decay": 5e-4}
+
 
 def _tensors(data: ImageDataset, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The split as float images (N, 3, size, size) in [0, 1], targets and ids."""
@@ -96,8 +99,7 @@ def train_with_recorder(path: str | os.PathLike, train: ImageDataset,
             continue
         torch.manual_seed(seed + k)
         model = build_model(arch, train.num_classes, image_size=image_size)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
-                                    weight_decay=5e-4)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, **SGD_SETTINGS)
         checkpoint = path / "checkpoints" / f"net{k:03d}.pt"
         if todo.start > 1:
             if not checkpoint.is_file():
@@ -192,5 +194,5 @@ def run_own_loop(workspace, *, progress: bool = True) -> RecordStore:
                                progress=progress_printer(progress, "own loop"), **settings)
 
 
-__all__ = ["own_loop_datasets", "progress_printer", "run_own_loop", "torchvision_cifar10",
-           "train_with_recorder"]
+__all__ = ["SGD_SETTINGS", "own_loop_datasets", "progress_printer", "run_own_loop",
+           "torchvision_cifar10", "train_with_recorder"]

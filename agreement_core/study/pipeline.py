@@ -41,7 +41,7 @@ from papermill.exceptions import PapermillExecutionError
 from .._io import atomic_path, remove_stale_temporaries
 from ..errors import AgreementError, DiskFull
 from ..locations import Locations, project_root
-from .claims import write_claims, write_findings
+from .claims import write_claims, write_findings, write_page_texts
 from .own_loop import run_own_loop
 from .pruning import pruning_complete, run_profile_pruning
 from .runs import (
@@ -367,6 +367,10 @@ def build(profile: str = "default", *, locations: Locations | None = None, train
                 raise BuildError(f"not building the book: the pages of {unfinished} are "
                                  f"missing, unfinished or from another profile; execute them")
             write_findings(workspace, root / "book" / FINDINGS)
+            # The last build's timings, if any, for the reproduce page's conclusion.
+            last = root / "book" / "_build" / f"build_timings_{profile}.json"
+            write_page_texts(workspace, root / "book" / "_generated",
+                             json.loads(last.read_text()) if last.is_file() else None)
             html = build_book(root)
         _say(f"the book: {html / 'index.html'}")
     timings["total"] = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""Training K networks: configuration, one optimisation step, and the drivers that call it.
+"""Training K networks: configuration, one optimization step, and the drivers that call it.
 
 Modules, bottom-up:
 

@@ -2,7 +2,7 @@
 
 Protocols (STUDY.md, paper appendix A) are expressed by :class:`TrainConfig`: optimizer
 (SGD with momentum, or Adam), schedule (cosine annealing, step decay, one-cycle, constant;
-all per optimisation step), weight decay, batch size, epochs, resize and crop (random crop
+all per optimization step), weight decay, batch size, epochs, resize and crop (random crop
 for training, center crop for testing), and the random-label ablation (one fixed
 relabelling of the training set from ``label_seed``, the same for all K networks).
 

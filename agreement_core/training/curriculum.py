@@ -7,7 +7,7 @@ or by an image statistic, and feed them easiest first with the fixed
 exponential pacing function of Hacohen & Weinshall ("On the power of
 curriculum learning in training deep networks", ICML 2019).
 
-Modes (:data:`MODES`), all with the same optimisation budget as ordinary
+Modes (:data:`MODES`), all with the same optimization budget as ordinary
 training, ``config.epochs * ceil(N / batch_size)`` steps:
 
 - ``"curriculum"``: easy first (ascending score), paced;
@@ -75,7 +75,7 @@ CURVE_COLUMNS = ("mode", "network", "step", "total_steps", "epoch", "lr", "avail
 # ------------------------------------------------------------------ pacing
 def exponential_pacing(step: int, num_examples: int, *, starting_fraction: float = 0.1,
                        increase: float = 2.0, step_length: int = 50) -> int:
-    """Number of easiest examples available at optimisation ``step`` (0-based).
+    """Number of easiest examples available at optimization ``step`` (0-based).
 
     Fixed exponential pacing (Hacohen & Weinshall 2019):
     ``ceil(min(1, starting_fraction * increase ** (step // step_length)) * num_examples)``,
@@ -367,9 +367,9 @@ def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | 
     Parameters
     ----------
     config
-        The protocol (dataset, subsets, architecture, optimiser, schedule, epochs,
+        The protocol (dataset, subsets, architecture, optimizer, schedule, epochs,
         batch size, seed). The budget is ``config.epochs * ceil(N / batch_size)``
-        optimisation steps in every mode; the learning rate follows
+        optimization steps in every mode; the learning rate follows
         ``config.schedule`` over those steps.
     scores
         Difficulty per training example, lower = easier: an array in the row
@@ -401,7 +401,7 @@ def train_with_curriculum(config: TrainConfig, scores, *, mode: str, out: str | 
     -------
     pandas.DataFrame
         One row per (network, evaluation): :data:`CURVE_COLUMNS`. ``step`` counts
-        finished optimisation steps; ``available`` is the paced pool at that
+        finished optimization steps; ``available`` is the paced pool at that
         step; accuracies are eval-mode (center crop) on the test split, the whole
         training split and the available part of it.
     """

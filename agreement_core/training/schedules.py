@@ -1,4 +1,4 @@
-"""Learning-rate and momentum schedules, as pure functions of the optimisation step.
+"""Learning-rate and momentum schedules, as pure functions of the optimization step.
 
 Cosine annealing (from ``lr`` to ``min_lr``, no restarts), step decay (``gamma`` every
 ``step_size`` epochs), PyTorch's one-cycle (``OneCycleLR`` defaults, with momentum or Adam's
@@ -28,7 +28,7 @@ def _one_cycle(step: int, total_steps: int, start: float, peak: float, end: floa
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
-    """Learning rate at optimisation ``step`` (0-based) of ``total_steps``."""
+    """Learning rate at optimization ``step`` (0-based) of ``total_steps``."""
     if config.schedule == "constant":
         return config.lr
     if config.schedule == "cosine":  # annealing from lr to min_lr, no restarts

@@ -1,4 +1,4 @@
-"""One optimisation step, the loss, and the decision a network makes on an example.
+"""One optimization step, the loss, and the decision a network makes on an example.
 
 :func:`train_step` is the only place a network is updated: the study trainer (one network
 or a group of K, :mod:`agreement_core.training.trainer`) and the curriculum trainer
@@ -69,7 +69,7 @@ def precision_autocast(config: TrainConfig, device):
 
 def train_step(model, optimizer, inputs: torch.Tensor, targets: torch.Tensor, *,
                config: TrainConfig, step: int, total_steps: int, autocast=None):
-    """One optimisation step of one network, or of a group of K trained as one.
+    """One optimization step of one network, or of a group of K trained as one.
 
     Sets the learning rate and momentum of ``step`` (0-based, of ``total_steps``), runs the
     forward pass (inside ``autocast`` when given), the loss, the backward pass and the

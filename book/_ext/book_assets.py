@@ -9,6 +9,9 @@
 - **No Font Awesome JavaScript**: pydata-sphinx-theme loads ``fontawesome.js`` (1.5 MB) on
   every page to turn its icons into SVG, although its stylesheet already draws the same
   icons with the Font Awesome web font. The script tag is removed from the written pages.
+- **One viewport meta tag**: Sphinx's basic layout, docutils' HTML5 writer (the page's
+  ``metatags``) and pydata-sphinx-theme's ``extrahead`` each write one; the written pages
+  keep the first.
 """
 
 from __future__ import annotations
@@ -87,17 +90,31 @@ def _copy_mathjax(app, exception):
             shutil.copyfile(source / part, target / part)
 
 
+_VIEWPORT = re.compile(r'[ \t]*<meta\s+name="viewport"[^>]*>[ \t]*\n?')
+
+
+def single_viewport(html: str) -> str:
+    """``html`` with only its first ``<meta name="viewport">`` tag."""
+    seen = []
+
+    def keep_first(match):
+        seen.append(match)
+        return match.group(0) if len(seen) == 1 else ""
+
+    return _VIEWPORT.sub(keep_first, html)
+
+
 def strip_fontawesome_js(html: str) -> str:
     """``html`` without the theme's ``fontawesome.js`` script tag."""
     return _FONTAWESOME.sub("", html)
 
 
-def _drop_fontawesome_js(app, exception):
+def _clean_written_pages(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        stripped = strip_fontawesome_js(text)
+        stripped = single_viewport(strip_fontawesome_js(text))
         if stripped != text:
             page.write_text(stripped, encoding="utf-8")
 
@@ -108,5 +125,5 @@ def setup(app):
     app.connect("html-page-context", _plotly_where_used)
     app.connect("html-page-context", _mathjax_where_used, priority=800)
     app.connect("build-finished", _copy_mathjax)
-    app.connect("build-finished", _drop_fontawesome_js)
+    app.connect("build-finished", _clean_written_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
