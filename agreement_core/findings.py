@@ -519,11 +519,12 @@ def curriculum_conclusion(summary: pd.DataFrame,
                      f", {gap:+.3f} over the random order")
         lines.append(text + ".")
     for mode, row in unfit.iterrows():
-        lines.append(f"**Unexplained:** the **{mode}** run ends at {row.final_train_mean:.3f} "
+        lines.append(f"**Not fit:** the **{mode}** run ends at {row.final_train_mean:.3f} "
                      f"train accuracy (below {fit_accuracy}): its networks did not fit their "
-                     f"training subset, which no ordering explains; this is under "
-                     f"investigation, and its {row.final_test_mean:.3f} test accuracy is not "
-                     f"evidence about pacing.")
+                     f"training subset, so its {row.final_test_mean:.3f} test accuracy is not "
+                     f"evidence about the order; `curriculum.loss_peaks` on its curves shows "
+                     f"whether its training loss climbed above chance and never recovered (a "
+                     f"learning rate too high for it, docs/curriculum.md).")
     return "\n\n".join(lines)
 
 
