@@ -6,26 +6,36 @@ style serves the whole study (matplotlib, the Agg backend works headless).
 Every figure is sized for the book's text column: at most :data:`PAGE_WIDTH_IN` inches
 wide, drawn with :data:`STYLE` (no text under :data:`MIN_FONT_PT` points), so that shown at
 its natural size (96 CSS pixels per inch, :func:`show`) its smallest text is
-``MIN_FONT_PT * 96 / 72`` pixels high. :func:`show` saves it at :data:`FIGURE_DPI` (sharp
-when enlarged) and records that smallest text size in the PNG (``figure_png``), which the
-book's browser test reads back.
+``MIN_FONT_PT * 96 / 72`` pixels high. A phone's column is too narrow for that: a figure
+shrunk to fit it would show its text at 5 px. So :func:`show` draws every figure a second
+time for a :data:`PHONE_WIDTH_IN`-inch column (:func:`column`: grids of panels restacked into
+one column, long labels wrapped) and lets the browser pick (:func:`figure_html`, an HTML
+``<picture>``). It saves both at :data:`FIGURE_DPI` (sharp when enlarged) and records their
+smallest text size in the PNG (``figure_png``), which the book's browser test reads back.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import contextvars
 import functools
 import html
 import io
+import math
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.patches import Patch
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from skimage.color import label2rgb
 
 from .agreement import agreement_table, combined_agreement_table
@@ -49,6 +59,19 @@ MIN_FONT_KEY = "agreement_core:min_font_px"
 #: Narrowest panel in a grid of panels (inches): with labels on every panel, narrower ones
 #: leave no room for the curves.
 MIN_PANEL_IN = 2.3
+#: Narrowest histogram panel (inches): no second axis, short labels.
+MIN_HISTOGRAM_IN = 2.0
+#: Width of a figure's phone version (inches, 403 CSS px). A phone's column is its screen
+#: less 32 px (sphinx-book-theme, measured in Chromium: 368 px on a 400-px screen, 328 px on
+#: a 360-px one), so the phone version's text is at least :data:`MIN_SHOWN_TEXT_PX` on
+#: screens from 352 px wide.
+PHONE_WIDTH_IN = 4.2
+#: Smallest figure text a reader should see as shown (CSS px; the book's browser test).
+MIN_SHOWN_TEXT_PX = 9
+#: Most the book's column loses to margins below the theme's sidebar breakpoint (CSS px:
+#: 32 up to 900 px wide, 64 up to 991 px; measured in Chromium): a figure's phone version is
+#: chosen on screens up to its wide version's legible column width plus this.
+COLUMN_MARGIN_PX = 64
 
 #: The figures' matplotlib settings (applied while a figure is built, :func:`styled`).
 STYLE = {
@@ -68,13 +91,93 @@ STYLE = {
 }
 
 
+#: The width (inches) of the text column the figures are being drawn for (:func:`column`).
+_COLUMN_IN = contextvars.ContextVar("agreement_core_column_in", default=PAGE_WIDTH_IN)
+#: Attribute under which a figure keeps how to draw it again (:func:`styled`, :func:`redraw`).
+_REDRAW = "_agreement_core_redraw"
+
+
+@contextlib.contextmanager
+def column(width_in: float):
+    """Draw the figures built inside this block for a text column ``width_in`` inches wide.
+
+    The figure functions size themselves by :func:`column_width`: under
+    :data:`PHONE_WIDTH_IN` a grid of panels becomes one column (two for histograms), side-by-
+    side panels stack, and long tick labels take two lines. :func:`show` uses it to draw the
+    phone version of every figure.
+    """
+    if not width_in > 0:
+        raise ValueError(f"a column is wider than 0 inches, got {width_in}")
+    token = _COLUMN_IN.set(float(width_in))
+    try:
+        yield
+    finally:
+        _COLUMN_IN.reset(token)
+
+
+def column_width() -> float:
+    """The width (inches) of the column the figures are drawn for: :data:`PAGE_WIDTH_IN`
+    unless a :func:`column` block says otherwise."""
+    return _COLUMN_IN.get()
+
+
+def _narrow() -> bool:
+    """Whether the column holds one panel a row (a phone's)."""
+    return column_width() < 2 * MIN_PANEL_IN
+
+
 def styled(function):
-    """Build the figure of ``function`` under :data:`STYLE` (fonts, spines, resolution)."""
+    """Build the figure of ``function`` under :data:`STYLE` (fonts, spines, resolution).
+
+    A returned figure remembers the call, so that :func:`redraw` can draw it again for
+    another column (:func:`show`'s phone version), and gets its axis labels and titles
+    wrapped to the width of their panel (:func:`_fit_labels`).
+    """
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with plt.rc_context(STYLE):
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            if isinstance(result, Figure):
+                _fit_labels(result)
+        if isinstance(result, Figure):
+            setattr(result, _REDRAW, functools.partial(wrapper, *args, **kwargs))
+        return result
     return wrapper
+
+
+def redraw(fig, width_in: float):
+    """``fig`` drawn again for a column ``width_in`` inches wide (:func:`column`), or None
+    for a figure that was not built by one of this module's figure functions."""
+    again = getattr(fig, _REDRAW, None)
+    if again is None:
+        return None
+    with column(width_in):
+        return again()
+
+
+def _fit_labels(fig) -> None:
+    """Wrap the axis labels and titles that are longer than their panel is wide (or, for a
+    y label, high) onto more lines: on a phone's narrow panels they would otherwise run into
+    their neighbours or off the figure."""
+    fig.canvas.draw()  # the constrained layout places the panels; then measure against them
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        box = ax.get_window_extent(renderer)
+        for text, room, along in ((ax.xaxis.label, box.width, "width"),
+                                  (ax.title, box.width, "width"),
+                                  (ax.yaxis.label, box.height, "height")):
+            label = text.get_text()
+            if not label.strip() or room <= 0:
+                continue
+            size = getattr(text.get_window_extent(renderer), along)
+            if size <= room * 1.02:
+                continue
+            longest = max(len(line) for line in label.splitlines())
+            chars = max(8, int(longest * room / size))
+            text.set_text("\n".join(textwrap.fill(line, chars, break_long_words=False)
+                                    for line in label.splitlines()))
 
 
 def _figure(nrows: int = 1, ncols: int = 1, *, figsize, **kwargs):
@@ -131,10 +234,17 @@ def _palette_png(png: bytes, text: dict[str, str]) -> bytes:
 
 
 def _legend_below(fig, handles, labels, ncols: int | None = None) -> None:
-    """One legend for all panels, under them (the constrained layout makes room)."""
-    fig.legend(handles, labels, loc="outside lower center",
-               ncols=ncols or min(len(labels), 2),
-               handler_map={tuple: HandlerTuple(ndivide=None)})
+    """One legend for all panels, under them (the constrained layout makes room), in at most
+    ``ncols`` columns: fewer where the figure is too narrow for them (a phone's)."""
+    renderer = fig.canvas.get_renderer()
+    ncols = ncols or min(len(labels), 2)
+    while True:
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols,
+                            handler_map={tuple: HandlerTuple(ndivide=None)})
+        if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return
+        legend.remove()
+        ncols -= 1
 
 
 def _agreement_handles(statistic: bool = False):
@@ -222,9 +332,10 @@ def agreement_figure(store, *, splits=None, statistics: dict | None = None,
     (``min_epoch``, ``min_accuracy``).
     """
     splits = list(splits or store.splits)
-    ncols = min(len(splits), 2)
+    ncols = min(len(splits), 1 if _narrow() else 2)
     nrows = -(-len(splits) // ncols)
-    fig, axes = _figure(nrows, ncols, figsize=(PAGE_WIDTH_IN if ncols > 1 else 4.5,
+    fig, axes = _figure(nrows, ncols, figsize=(column_width() if ncols > 1
+                                               else min(4.5, column_width()),
                                                3.1 * nrows + 0.6), squeeze=False)
     for ax in axes.flat[len(splits):]:
         ax.set_visible(False)
@@ -274,29 +385,37 @@ def agreement_strip(store, split: str, examples: dict, *, epochs=None,
     k = correct.shape[1]
     split_tpa = agreement_table(store, split, epochs)["tpa"].to_numpy()
     n = len(rows)
-    fig = plt.figure(figsize=(PAGE_WIDTH_IN, 1.9 + 0.24 * len(epochs)), layout="constrained")
-    grid = fig.add_gridspec(2, n + 1, height_ratios=[1.5, 0.24 * len(epochs)],
-                            width_ratios=[1] * n + [1.9])
+    # One row of examples on a page; on a phone rows of at most three, so that every
+    # example keeps room for its class name and its network numbers.
+    per_row = -(-n // -(-n // 3)) if _narrow() else n
+    bands = -(-n // per_row)
+    fig = plt.figure(figsize=(column_width(), bands * (1.3 + 0.24 * len(epochs)) + 0.6),
+                     layout="constrained")
+    grid = fig.add_gridspec(2 * bands, per_row + 1,
+                            height_ratios=[1.5, 0.24 * len(epochs)] * bands,
+                            width_ratios=[1] * per_row + [1.9])
     colours = np.array([matplotlib.colors.to_rgb(STRIP_COLOURS[c])
                         for c in ("wrong", "right", "agreed")])
     all_right = correct.all(axis=1)                                       # (E, N)
     for i, (label, image) in enumerate(examples.values()):
-        ax = fig.add_subplot(grid[0, i])
+        band, slot = divmod(i, per_row)
+        ax = fig.add_subplot(grid[2 * band, slot])
         ax.imshow(image)
         ax.set_title(textwrap.shorten(label, 18, placeholder="..."), fontsize=9)
         ax.axis("off")
-        ax = fig.add_subplot(grid[1, i])
+        ax = fig.add_subplot(grid[2 * band + 1, slot])
         state = correct[:, :, i].astype(int) + all_right[:, i, None]       # 0, 1 or 2
         ax.imshow(colours[state], aspect="auto", interpolation="nearest")
         ax.set_xticks(range(k), [str(j + 1) for j in range(k)], fontsize=MIN_FONT_PT)
         ax.set_xlabel("network", fontsize=9)
-        ax.set_yticks(range(len(epochs)), [str(e) for e in epochs] if i == 0 else [])
-        if i == 0:
+        ax.set_yticks(range(len(epochs)), [str(e) for e in epochs] if slot == 0 else [])
+        if slot == 0:
             ax.set_ylabel("epoch")
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
-    ax = fig.add_subplot(grid[1, n])
+    # The counts of the shown examples and the split's TPa, per epoch: beside the last band.
+    ax = fig.add_subplot(grid[2 * bands - 1, per_row])
     ax.set_xlim(0, 1)
     ax.set_ylim(len(epochs) - 0.5, -0.5)
     ax.axis("off")
@@ -337,8 +456,13 @@ def data_map(table: pd.DataFrame, *, title: str | None = None, max_points: int =
                          "probabilities: keep='probs' or with_true_prob=True)")
     shown = table.sample(min(len(table), max_points), random_state=seed)
     panels = 2 if "agreed_from_epoch" in shown else 1
-    fig, axes = _figure(1, panels, figsize=(PAGE_WIDTH_IN if panels == 2 else 4.2, 3.6),
-                        squeeze=False)
+    if _narrow():  # one above the other
+        fig, axes = _figure(panels, 1, figsize=(column_width(), 3.4 * panels + 0.3),
+                            squeeze=False)
+    else:
+        fig, axes = _figure(1, panels, figsize=(column_width() if panels == 2 else 4.2, 3.6),
+                            squeeze=False)
+    axes = axes.reshape(1, panels)
     ax = axes[0, 0]
     points = ax.scatter(shown["variability"], shown["confidence"], c=shown["correctness"],
                         cmap="viridis", vmin=0, vmax=1, s=6, alpha=0.7, linewidths=0)
@@ -422,14 +546,16 @@ def pruning_figure(results: pd.DataFrame, *, full_data=None, title: str | None =
 
 def _grid(n: int, ncols: int, *, aspect: float = 0.78, max_panel: float = 4.5,
           extra_height: float = 0.7):
-    """``n`` panels in rows of at most ``ncols``, as wide as the page allows (hidden extras).
+    """``n`` panels in rows of at most ``ncols``, as wide as the column allows (hidden extras).
 
-    Panels are at least :data:`MIN_PANEL_IN` wide (fewer columns when the page is too
-    narrow for ``ncols``) and at most ``max_panel``; their height is ``aspect`` times it.
+    Panels are at least :data:`MIN_PANEL_IN` wide (fewer columns when the column,
+    :func:`column_width`, is too narrow for ``ncols``: one on a phone) and at most
+    ``max_panel``; their height is ``aspect`` times it.
     """
-    ncols = max(1, min(ncols, n, int(PAGE_WIDTH_IN // MIN_PANEL_IN)))
+    width = column_width()
+    ncols = max(1, min(ncols, n, int(width // MIN_PANEL_IN)))
     nrows = -(-n // ncols)
-    panel = min(PAGE_WIDTH_IN / ncols, max_panel)
+    panel = min(width / ncols, max_panel)
     fig, axes = _figure(nrows, ncols, figsize=(panel * ncols,
                                                panel * aspect * nrows + extra_height),
                         squeeze=False)
@@ -519,19 +645,21 @@ def statistic_histograms(tables: dict, columns, *, bins: int = 40, ncols: int = 
             if len(values):
                 present.append((name, column, values))
         panels.append(present)
-    ncols = max(1, min(ncols, max((len(p) for p in panels), default=1)))
+    width = column_width()
+    ncols = max(1, min(ncols, max((len(p) for p in panels), default=1),
+                       int(width // MIN_HISTOGRAM_IN)))
     rows = [p[i:i + ncols] for p in panels for i in range(0, len(p), ncols)]
     if not rows:
         raise ValueError("none of the requested statistics is in the tables")
-    panel = PAGE_WIDTH_IN / ncols
-    fig = plt.figure(figsize=(PAGE_WIDTH_IN, panel * 0.72 * len(rows) + 0.4),
-                     layout="constrained")
+    panel = width / ncols
+    fig = plt.figure(figsize=(width, panel * 0.72 * len(rows) + 0.4), layout="constrained")
     grid = fig.add_gridspec(len(rows), ncols)
     for r, row in enumerate(rows):
         for c, (name, column, values) in enumerate(row):
             ax = fig.add_subplot(grid[r, c])
             ax.hist(values, bins=bins, color=STATISTIC_COLOR, alpha=0.8)
             ax.axvline(values.mean(), color="black", linewidth=1)
+            ax.xaxis.set_major_locator(MaxNLocator(4))  # long numbers: no overlapping ticks
             ax.set(title=name, xlabel=column, ylabel="examples")
     _suptitle(fig, suptitle)
     return fig
@@ -547,40 +675,66 @@ def statistic_maps_figure(images: dict, *, suptitle: str | None = None):
     """Figs. 3, 10, 11: each image (title -> uint8 RGB) with segments, entropy, edges, DCT.
 
     The DCT panel shows log|c| in grey with the coefficients that reach the threshold (the
-    ones the DCT share counts) in orange.
+    ones the DCT share counts) in orange. On a page each image's title is at the left of its
+    row; on a phone (:func:`column`) above it, so that the five maps keep the whole width.
     """
     columns = MAP_COLUMNS
+    if _narrow():
+        return _statistic_maps_stacked(images, suptitle)
     titles = ["\n".join(textwrap.fill(line, 22) for line in str(t).splitlines())
               for t in images]
     longest = max((len(line) for t in titles for line in t.splitlines()), default=0)
     label_in = 0.25 + longest * 0.5 * 9 / 72  # room for the row titles at the left
-    side = (PAGE_WIDTH_IN - label_in) / len(columns)
+    width = column_width()
+    side = (width - label_in) / len(columns)
     fig, axes = _figure(len(images), len(columns),
-                        figsize=(PAGE_WIDTH_IN, 0.92 * side * len(images) + 0.5),
-                        squeeze=False)
-    kept_rgba = np.array([*_rgb(STATISTIC_COLOR), 0.85])
+                        figsize=(width, 0.92 * side * len(images) + 0.5), squeeze=False)
     for r, (title, image) in enumerate(zip(titles, images.values(), strict=True)):
-        maps = statistic_maps(image)
-        panels = [image, label2rgb(maps["segments"], image, kind="avg"), maps["entropy"],
-                  maps["sobel"], maps["dct"]]
-        for c, panel in enumerate(panels):
-            ax = axes[r][c]
-            if c == 4:
-                ax.imshow(panel, cmap="gray")
-                overlay = np.zeros(maps["dct_kept"].shape + (4,))
-                overlay[maps["dct_kept"].astype(bool)] = kept_rgba
-                ax.imshow(overlay)
-            else:
-                ax.imshow(panel, cmap=None if c < 2 else "magma")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.spines[:].set_visible(False)
-            if r == 0:
-                ax.set_title(columns[c], fontsize=9)
+        _draw_maps(axes[r], image, columns if r == 0 else None)
         axes[r][0].set_ylabel(title, fontsize=9, rotation=0, ha="right", va="center",
                               labelpad=6)
     _suptitle(fig, suptitle)
     return fig
+
+
+def _statistic_maps_stacked(images: dict, suptitle: str | None):
+    """:func:`statistic_maps_figure` for a narrow column: one band per image, its title
+    (one line, wrapped to the width) above its five maps, the maps' names over the first."""
+    width = column_width()
+    chars = int(width * 72 / (9 * 0.55))  # characters of 9-point text on a line
+    titles = [textwrap.fill("; ".join(str(t).splitlines()), chars) for t in images]
+    side = width / len(MAP_COLUMNS)
+    heights = [side * 0.92 + 0.2 * (t.count("\n") + 1) + (0.5 if r == 0 else 0.1)
+               for r, t in enumerate(titles)]
+    fig = plt.figure(figsize=(width, sum(heights) + (0.4 if suptitle else 0)),
+                     layout="constrained")
+    bands = fig.subfigures(len(images), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for r, (band, title, image) in enumerate(zip(bands, titles, images.values(), strict=True)):
+        band.suptitle(title, fontsize=9, x=0.0, ha="left")
+        _draw_maps(band.subplots(1, len(MAP_COLUMNS)), image, MAP_COLUMNS if r == 0 else None)
+    _suptitle(fig, suptitle)
+    return fig
+
+
+def _draw_maps(axes, image: np.ndarray, columns=None) -> None:
+    """One image and its four statistic maps on a row of ``axes``, titled ``columns``."""
+    maps = statistic_maps(image)
+    panels = [image, label2rgb(maps["segments"], image, kind="avg"), maps["entropy"],
+              maps["sobel"], maps["dct"]]
+    kept_rgba = np.array([*_rgb(STATISTIC_COLOR), 0.85])
+    for c, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
+        if c == 4:
+            ax.imshow(panel, cmap="gray")
+            overlay = np.zeros(maps["dct_kept"].shape + (4,))
+            overlay[maps["dct_kept"].astype(bool)] = kept_rgba
+            ax.imshow(overlay)
+        else:
+            ax.imshow(panel, cmap=None if c < 2 else "magma")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+        if columns is not None:
+            ax.set_title(columns[c], fontsize=9)
 
 
 def _rgb(hex_colour: str) -> tuple[float, float, float]:
@@ -588,6 +742,8 @@ def _rgb(hex_colour: str) -> tuple[float, float, float]:
     return tuple(int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))
 
 
+#: Height of a row of the correlation forest (inches): one line of label, two on a phone.
+_FOREST_ROW_IN = {False: 0.3, True: 0.42}
 #: How the scopes of a correlation table are drawn and named in the legend.
 _SCOPES = (("all", AGREEMENT_COLOR, "all examples"),
            ("within_class", STATISTIC_COLOR, "within classes"))
@@ -602,10 +758,13 @@ def correlation_forest(table: pd.DataFrame, ax=None, *, title: str | None = None
     Blue: all examples; orange: within classes (the legend says so).
     """
     rows = table.reset_index(drop=True)
-    labels = [" / ".join(str(r[c]) for c in ("split", "statistic", "scope") if c in rows)
+    parts = [c for c in ("split", "statistic", "scope") if c in rows]
+    # On a phone the split takes a line of its own: one line would leave no room for the plot.
+    lines = [parts[:1], parts[1:]] if _narrow() and len(parts) == 3 else [parts]
+    labels = ["\n".join(" / ".join(str(r[c]) for c in line) for line in lines)
               for _, r in rows.iterrows()]
     if ax is None:
-        ax = _figure(figsize=(PAGE_WIDTH_IN, 0.3 * len(rows) + 1.2))[1]
+        ax = _figure(figsize=(column_width(), _FOREST_ROW_IN[_narrow()] * len(rows) + 1.2))[1]
     y = np.arange(len(rows))[::-1]
     for scope, color, name in _SCOPES:
         mask = (rows["scope"] == scope).to_numpy()
@@ -656,7 +815,7 @@ def metric_comparison(tables: dict, metrics, *, suptitle: str | None = None):
 @styled
 def curriculum_curves(curves: pd.DataFrame, *, suptitle: str | None = None):
     """Mean test accuracy (± std over networks) against training progress, one line per mode."""
-    fig, ax = _figure(figsize=(5.6, 3.6))
+    fig, ax = _figure(figsize=(min(5.6, column_width()), 3.6))
     for mode, rows in curves.groupby("mode", sort=False):
         rows = rows.assign(progress=rows["step"] / rows["total_steps"])
         stats = rows.groupby("progress")["test_accuracy"].agg(["mean", "std"]).reset_index()
@@ -684,9 +843,10 @@ def correlation_figure(table: pd.DataFrame, *, title: str | None = None):
     Returns
     -------
     matplotlib Figure
-        :data:`PAGE_WIDTH_IN` (7 inches) wide, 0.3 inch per row plus 1.2 high.
+        As wide as the column (:func:`column_width`, 7 inches), 0.3 inch per row plus 1.2
+        high (0.42 inch per row on a phone: the labels take two lines).
     """
-    fig, ax = _figure(figsize=(PAGE_WIDTH_IN, 0.3 * len(table) + 1.2))
+    fig, ax = _figure(figsize=(column_width(), _FOREST_ROW_IN[_narrow()] * len(table) + 1.2))
     correlation_forest(table, ax, title=title)
     return fig
 
@@ -843,31 +1003,82 @@ def _order_text(row) -> str:
     return "; ".join(parts)
 
 
-def claims_view(table: pd.DataFrame):
-    """The claims table as the book shows it: one line per claim and study, the verdict
-    first (coloured), our number with its interval over seed groups and examples, the raw and
-    Holm-adjusted p-values, the range over seed groups and the learning-order measures.
+class HTMLTable:
+    """A table as HTML: IPython shows it (``_repr_html_``), ``to_html`` returns it."""
 
-    ``table`` has the columns of :data:`agreement_core.claims.CLAIM_COLUMNS`; returns a
-    pandas ``Styler``.
+    def __init__(self, html_text: str):
+        self.html = html_text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def to_html(self) -> str:
+        return self.html
+
+
+#: The columns of a verdict table (:func:`verdict_box`, :func:`claims_view`), verdict first.
+VERDICT_COLUMNS = ("verdict", "claim", "study", "ours [95% CI]", "also")
+
+
+def _also_text(row, raw_p: bool = False) -> str:
+    """What a verdict table's last column says: the seed groups' range, the (Holm-adjusted)
+    p-value and the learning-order measures beside the primary one."""
+    seeds = _seed_text(row)
+    p = ""
+    if not pd.isna(row.p_holm):
+        p = (f"p {_p_text(row.p_value)} (Holm {_p_text(row.p_holm)})"
+             if raw_p and not pd.isna(row.p_value) else f"Holm p {_p_text(row.p_holm)}")
+    return "; ".join(x for x in (f"seed groups {seeds}" if seeds else "", p, _order_text(row))
+                     if x)
+
+
+def _verdict_table(table: pd.DataFrame, claim_header: str, claim_cell, raw_p: bool = False
+                   ) -> str:
+    """Rows of the claims table as an HTML table of :data:`VERDICT_COLUMNS`, the verdict
+    first and coloured.
+
+    Every cell names its column (``data-label``): on a narrow screen the book's stylesheet
+    (``book/_static/book.css``) turns each row into a card, the verdict on top and each value
+    under its column's name, so nothing is read by scrolling sideways. ``claim_cell(row)``
+    gives the claim column's HTML.
     """
-    shown = pd.DataFrame({
-        "verdict": table["verdict"],
-        "claim (paper)": table["claim"] + " (" + table["paper"] + ")",
-        "study": table["study"],
-        "ours [95% CI]": [_claim_number(*r) for r in
-                          table[["value", "ci_low", "ci_high"]].itertuples(index=False)],
-        "p (Holm)": [f"{_p_text(p)} ({_p_text(h)})" if not pd.isna(p) else ""
-                     for p, h in zip(table["p_value"], table["p_holm"], strict=True)],
-        "seed groups": [_seed_text(r) for r in table.itertuples(index=False)],
-        "curve, within class, never agreed": [_order_text(r)
-                                              for r in table.itertuples(index=False)],
-        "note": table["note"].fillna(""),
-    })
-    return (shown.style.hide(axis="index")
-            .map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}",
-                 subset=["verdict"])
-            .set_properties(**{"text-align": "left", "white-space": "normal"}))
+    esc = html.escape
+    labels = ["verdict", claim_header, *VERDICT_COLUMNS[2:]]
+    parts = ['<table class="verdict-table"><thead><tr>'
+             + "".join(f"<th>{esc(label)}</th>" for label in labels)
+             + "</tr></thead><tbody>"]
+    for row in table.itertuples(index=False):
+        colour = VERDICT_COLOURS.get(row.verdict, "white")
+        cells = [f'<td class="verdict" data-label="verdict" '
+                 f'style="background-color: {colour}"><strong>{esc(row.verdict)}</strong></td>',
+                 f'<td data-label="{esc(claim_header)}">{claim_cell(row)}</td>',
+                 f'<td data-label="study">{esc(row.study)}</td>',
+                 f'<td data-label="ours [95% CI]">'
+                 f'{esc(_claim_number(row.value, row.ci_low, row.ci_high))}</td>',
+                 f'<td data-label="also"><small>{esc(_also_text(row, raw_p))}</small></td>']
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def _note_html(row) -> str:
+    note = row.note
+    return f"<br><small>{html.escape(note)}</small>" if isinstance(note, str) and note else ""
+
+
+def claims_view(table: pd.DataFrame) -> HTMLTable:
+    """The claims table as the book shows it: one line per claim and study, the verdict
+    first (coloured), the claim with the paper's place and the reason for the verdict, our
+    number with its interval over seed groups and examples, then the range over seed groups,
+    the raw and Holm-adjusted p-values and the learning-order measures.
+
+    ``table`` has the columns of :data:`agreement_core.claims.CLAIM_COLUMNS`; returns an
+    :class:`HTMLTable` (a card per claim on a phone, :func:`_verdict_table`).
+    """
+    def claim(row) -> str:
+        return f"{html.escape(row.claim)} ({html.escape(row.paper)}){_note_html(row)}"
+
+    return HTMLTable(_verdict_table(table, "claim (paper)", claim, raw_p=True))
 
 
 def verdict_summary(table: pd.DataFrame) -> str:
@@ -903,7 +1114,8 @@ def correlation_view(table: pd.DataFrame, n_perm: int):
 def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
     """A figure page's verdict as HTML: each of the paper's claims in its own words, then per
     study the verdict, our number with its interval (over seed groups and examples), the
-    learning-order measures and the reason; then how our setup differs from the paper's.
+    learning-order measures and the reason (a card per study on a phone,
+    :func:`_verdict_table`); then how our setup differs from the paper's.
 
     Parameters
     ----------
@@ -919,29 +1131,16 @@ def verdict_box(table: pd.DataFrame, differences: Sequence[str] = ()) -> str:
         HTML; ``IPython.display.HTML(...)`` shows it (:meth:`FigureSession.verdict` does).
     """
     esc = html.escape
+
+    def claim(row) -> str:
+        return f"{esc(row.claim)}<br><small>{esc(row.measure)}</small>{_note_html(row)}"
+
     parts = ['<div class="claim-verdicts">',
              '<p class="claim-verdicts-title">The paper says, we measure</p>']
     for (quote, paper), rows in table.groupby(["quote", "paper"], sort=False):
         parts.append(f'<blockquote>&ldquo;{esc(quote)}&rdquo; <cite>({esc(paper)})</cite>'
                      '</blockquote>')
-        parts.append("<table><thead><tr><th>verdict</th><th>claim (measure)</th><th>study</th>"
-                     "<th>ours [95% CI]</th><th>also</th></tr></thead><tbody>")
-        for row in rows.itertuples(index=False):
-            note = f'<br><small>{esc(row.note)}</small>' if isinstance(row.note, str) \
-                and row.note else ""
-            seeds = _seed_text(row)
-            also = "; ".join(x for x in (
-                f"seed groups {seeds}" if seeds else "",
-                f"Holm p {_p_text(row.p_holm)}" if not pd.isna(row.p_holm) else "",
-                _order_text(row)) if x)
-            colour = VERDICT_COLOURS.get(row.verdict, "white")
-            parts.append(
-                f"<tr><td style=\"background-color: {colour}\"><strong>{esc(row.verdict)}"
-                f"</strong></td><td>{esc(row.claim)}<br><small>{esc(row.measure)}</small>"
-                f"{note}</td><td>{esc(row.study)}</td>"
-                f"<td>{esc(_claim_number(row.value, row.ci_low, row.ci_high))}</td>"
-                f"<td><small>{esc(also)}</small></td></tr>")
-        parts.append("</tbody></table>")
+        parts.append(_verdict_table(rows, "claim (measure)", claim))
     parts.append(f'<p class="claim-verdicts-summary">Verdicts: {esc(verdict_summary(table))}.'
                  "</p>")
     if differences:
@@ -980,25 +1179,96 @@ def show_unavailable(reasons: dict) -> None:
         display(Markdown(unavailable_markdown(reasons)))
 
 
+@dataclass(frozen=True)
+class FigureImage:
+    """A figure saved for the page: the PNG (:func:`figure_png`), its natural size in CSS
+    pixels and the height of its smallest text at that size."""
+
+    png: bytes
+    width: int
+    height: int
+    text_px: float
+
+    @classmethod
+    def of(cls, fig, dpi: int = FIGURE_DPI) -> FigureImage:
+        png, width = figure_png(fig, dpi)
+        pixels = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        return cls(png=png, width=width, height=round(pixels[1] * CSS_PX_PER_IN / dpi),
+                   text_px=smallest_font_pt(fig) * CSS_PX_PER_IN / 72)
+
+    @property
+    def uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+    def legible_from(self) -> int:
+        """The narrowest column (CSS px) that shows its smallest text at
+        :data:`MIN_SHOWN_TEXT_PX` or more."""
+        return math.ceil(self.width * MIN_SHOWN_TEXT_PX / self.text_px)
+
+
+def figure_html(wide: FigureImage, narrow: FigureImage | None = None, alt: str = "") -> str:
+    """A figure as an HTML ``<picture>``: ``wide`` at its natural size, and ``narrow`` (its
+    phone version) on screens too narrow for ``wide``'s text to be legible, up to its
+    :meth:`~FigureImage.legible_from` column plus :data:`COLUMN_MARGIN_PX`.
+
+    Both PNGs are data URIs, so the notebook stands alone; the book's build writes them to
+    files (``book/_ext/book_assets.py``), and a browser loads only the one it shows. The
+    ``width`` and ``height`` of each are its natural size in CSS pixels (the page's
+    stylesheet lets a figure shrink to its column, never grow).
+    """
+    alt_text = html.escape(alt, quote=True)
+    source = ""
+    if narrow is not None:
+        media = f"(max-width: {wide.legible_from() + COLUMN_MARGIN_PX}px)"
+        source = (f'<source media="{media}" srcset="{narrow.uri}" width="{narrow.width}" '
+                  f'height="{narrow.height}">')
+    return (f'<picture class="agreement-figure">{source}<img src="{wide.uri}" '
+            f'width="{wide.width}" height="{wide.height}" alt="{alt_text}"></picture>')
+
+
+def _alt_text(fig) -> str:
+    """The figure's title, else its panels' titles: a short name for screen readers (the
+    caption under the figure describes it)."""
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if title.strip():
+        return " ".join(title.split())
+    names = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    return "; ".join(" ".join(n.split()) for n in names[:4]) or "figure"
+
+
 def show(fig, caption: str | None = None) -> None:
     """Display a figure in a notebook, close it, and print its caption below it (Markdown).
 
     The figure goes out as a PNG at :data:`FIGURE_DPI` shown at its natural size (96 CSS
     pixels per inch; the page scales it down where it is narrower), with its smallest text
-    size recorded (:func:`figure_png`); in the book a click enlarges it.
+    size recorded (:func:`figure_png`). A figure wider than :data:`PHONE_WIDTH_IN` that one
+    of this module's functions built is drawn again for a phone's column (:func:`redraw`):
+    the page shows that version on screens too narrow for the first (:func:`figure_html`).
+    In the book a click enlarges a figure.
     """
-    from IPython.display import Image, Markdown, display
+    from IPython.display import HTML, Markdown, display
 
-    png, width = figure_png(fig)
+    wide = FigureImage.of(fig)
+    narrow = None
+    if wide.width > PHONE_WIDTH_IN * CSS_PX_PER_IN + 8:  # else it already fits a phone
+        small = redraw(fig, PHONE_WIDTH_IN)
+        if small is not None:
+            narrow = FigureImage.of(small)
+            plt.close(small)
+    alt = _alt_text(fig)
     plt.close(fig)
-    display(Image(data=png, format="png", width=width))
+    display(HTML(figure_html(wide, narrow, alt)))
     if caption:
         display(Markdown(f"*{caption}*"))
 
 
 # ------------------------------------------------------------------ learning order (Hacohen)
-#: Width of the learning-order figures: one column that a phone shows at >= 0.8x.
+#: Width of the learning-order figures: one column (a phone gets its own width).
 ORDER_FIGURE_IN = 4.6
+
+
+def _order_width() -> float:
+    return min(ORDER_FIGURE_IN, column_width())
 
 
 def _interval_rows(ax, labels, values, lows, highs, colours) -> None:
@@ -1037,7 +1307,7 @@ def order_reliability_figure(ceiling: pd.DataFrame, explained: pd.DataFrame,
         labels.append(f"{what}\n({r.model}, cross-validated)")
         values.append(r.rho_oof), lows.append(r.rho_oof_ci_low), highs.append(r.rho_oof_ci_high)
         colours.append(STATISTIC_COLOR)
-    fig, ax = _figure(figsize=(ORDER_FIGURE_IN, 0.42 * len(labels) + 1.3))
+    fig, ax = _figure(figsize=(_order_width(), 0.42 * len(labels) + 1.3))
     _interval_rows(ax, labels, values, lows, highs, colours)
     reliability = c.loc[c["between"].str.endswith(" seeds"), "reliability"]
     if len(reliability):
@@ -1060,7 +1330,7 @@ def nested_figure(nested: pd.DataFrame, split: str = "train", sets: str = "agree
     has also agreed on (solid), against independent sets of the same sizes (dashed); one
     colour per pair (``nested.csv`` of :func:`agreement_core.hacohen.run_study_order`)."""
     rows = nested[(nested["split"] == split) & (nested["sets"] == sets)]
-    fig, ax = _figure(figsize=(ORDER_FIGURE_IN, 4.6))
+    fig, ax = _figure(figsize=(_order_width(), 4.6))
     for (weak, strong), part in rows.groupby(["weaker", "stronger"], sort=False):
         label = f"{weak} in {strong}"
         line, = ax.plot(part["epoch"], part["share"], marker="o", markersize=3, label=label)
@@ -1081,7 +1351,7 @@ def synthetic_figure(groups: pd.DataFrame, cross_groups: pd.DataFrame | None = N
     with the other network groups' pooled order (``groups.csv``, ``cross_groups.csv`` of
     :func:`agreement_core.hacohen.run_hacohen`)."""
     panels = 2 if cross_groups is not None and len(cross_groups) else 1
-    fig, axes = _figure(panels, 1, figsize=(ORDER_FIGURE_IN, 3.2 * panels + 0.4),
+    fig, axes = _figure(panels, 1, figsize=(_order_width(), 3.2 * panels + 0.4),
                         squeeze=False)
     ax = axes[0, 0]
     keys = list(dict.fromkeys(zip(groups["dataset"], groups["learner"], strict=True)))

@@ -8,7 +8,9 @@ statistic over the agreed examples against all examples.
 Two front ends share one data object, :class:`ScrubberData`:
 
 - :func:`epoch_scrubber` builds a Plotly figure whose frames hold every epoch,
-  so the slider works in the static HTML book with no kernel running;
+  so the slider works in the static HTML book with no kernel running (each epoch's image
+  grid is a layout image: the book serves it as a file, fetched when the slider reaches
+  that epoch);
 - :class:`LiveEpochScrubber` is an ipywidgets slider and drop-down redrawing a
   matplotlib figure, for a live Jupyter session.
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -321,8 +325,19 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None):
     e = data.epochs
     scale = max(1, -(-THUMBNAIL_PX // data.images.shape[2]))
 
-    def montage(i):
-        return _png_uri(data.montage(i, scale=scale, label_size=LABEL_PX))
+    grid_h, grid_w = data.montage(0, scale=scale, label_size=LABEL_PX).shape[:2]
+
+    def grid(i):
+        """The image grid of epoch index ``i`` as a layout image filling the second panel.
+
+        A layout image, not an image trace: its source may be a URL (an image trace's must
+        be a data URI), so the book can serve each epoch's grid as a file
+        (``book/_ext/book_assets.py``) that is fetched only when shown.
+        """
+        return dict(source=_png_uri(data.montage(i, scale=scale, label_size=LABEL_PX)),
+                    xref="x2", yref="y2", x=0, y=0, sizex=grid_w, sizey=grid_h,
+                    xanchor="left", yanchor="top", sizing="stretch", layer="above",
+                    name="newly agreed")
 
     fig.add_trace(go.Scatter(x=e, y=data.tpa, name="true-positive agreement",
                              line=dict(color=AGREEMENT_COLOR)), 1, 1)
@@ -332,7 +347,10 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None):
                              line=dict(color=ACCURACY_COLOR)), 1, 1)
     fig.add_trace(go.Scatter(x=[e[0]], y=[data.tpa[0]], mode="markers", name="chosen epoch",
                              marker=dict(size=13, color="black", symbol="diamond")), 1, 1)
-    fig.add_trace(go.Image(source=montage(0), name="newly agreed", hoverinfo="skip"), 1, 2)
+    # An invisible trace spanning the grid: the second panel is a subplot of its own.
+    fig.add_trace(go.Scatter(x=[0, grid_w], y=[0, grid_h], mode="markers", hoverinfo="skip",
+                             marker=dict(opacity=0), showlegend=False, name="image grid"),
+                  1, 2)
     first_hist = len(fig.data)
     for s in stats:
         centers = (data.edges[s][1:] + data.edges[s][:-1]) / 2
@@ -344,17 +362,19 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None):
         fig.add_trace(go.Bar(x=centers, y=_shares(data.counts[s][0]), width=width * 0.6,
                              name=f"agreed ({s})", marker_color=STATISTIC_COLOR,
                              visible=visible, legendgroup="hist"), 2, 1)
-    moving = [3, 4] + [first_hist + 2 * j + 1 for j in range(len(stats))]
+    moving = [3] + [first_hist + 2 * j + 1 for j in range(len(stats))]
     frames = []
     for i, epoch in enumerate(e):
-        frame_data = [go.Scatter(x=[epoch], y=[data.tpa[i]]), go.Image(source=montage(i))]
+        frame_data = [go.Scatter(x=[epoch], y=[data.tpa[i]])]
         frame_data += [go.Bar(y=_shares(data.counts[s][i])) for s in stats]
         frames.append(go.Frame(name=str(epoch), data=frame_data, traces=moving,
-                               layout=dict(title_text=_frame_title(data, i, "<br>"))))
+                               layout=dict(title_text=_frame_title(data, i, "<br>"),
+                                           images=[grid(i)])))
     fig.frames = frames
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True),
                      transition=dict(duration=0))
     fig.update_layout(
+        images=[grid(0)],
         title=dict(text=_frame_title(data, 0, "<br>"), x=0.5, xanchor="center"),
         bargap=0, barmode="overlay", autosize=True,
         legend=dict(orientation="h", x=0, yanchor="top"),
@@ -376,17 +396,21 @@ def epoch_scrubber(data: ScrubberData, statistic: str | None = None):
                                             active=stats.index(statistic))])
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_yaxes(title_text="fraction of examples", range=[0, 1], row=1, col=1)
-    fig.update_xaxes(visible=False, row=1, col=2)
-    fig.update_yaxes(visible=False, row=1, col=2)
+    # The grid's panel: its pixels at a fixed aspect ratio, top row first.
+    fig.update_xaxes(visible=False, range=[0, grid_w], constrain="domain", row=1, col=2)
+    fig.update_yaxes(visible=False, range=[grid_h, 0], constrain="domain", scaleanchor="x2",
+                     row=1, col=2)
     fig.update_xaxes(title_text=statistic or "", row=2, col=1)
     fig.update_yaxes(title_text="share of examples", row=2, col=1)
+    # Room for the tick labels and the title of every y axis (else cut off on a phone).
+    fig.update_yaxes(automargin=True)
     layouts = _scrubber_layouts(len(fig.layout.annotations), hist_axis, len(stats) > 1)
     fig.layout.annotations[2].xanchor = "right" if len(stats) > 1 else "center"
     if len(stats) <= 1:
         fig.layout.annotations[2].text = f"statistic: {statistic or 'none'}"
     _apply(fig, layouts["wide"])
     fig.layout.meta = {**layouts, "thumbnail_px": int(data.images.shape[2] * scale),
-                       "label_px": LABEL_PX, "columns": 4}
+                       "label_px": LABEL_PX, "columns": 4, "narrow_px": NARROW_PX}
     return fig
 
 
@@ -394,8 +418,9 @@ def scrubber_script(narrow_px: int = NARROW_PX) -> str:
     """JavaScript run after the scrubber is drawn (``PlotlyHTML(post_script=...)``).
 
     Switches between the wide and the narrow arrangement of ``layout.meta`` as the
-    figure's container crosses ``narrow_px``, and lets the arrow keys (Home, End) move the
-    slider when the figure has the keyboard focus (it is focusable, tab or click).
+    figure's container crosses ``narrow_px`` (the figure's ``data-layout`` attribute names the
+    one in place once it is drawn), and lets the arrow keys (Home, End) move the slider when
+    the figure has the keyboard focus (it is focusable, tab or click).
     """
     return """
 var gd = document.getElementById('{plot_id}');
@@ -403,7 +428,9 @@ var meta = gd.layout.meta, mode = 'wide';
 var step = {mode: 'immediate', frame: {duration: 0, redraw: true}, transition: {duration: 0}};
 function fit() {
   var want = gd.parentElement.clientWidth < NARROW ? 'narrow' : 'wide';
-  if (want !== mode) { mode = want; Plotly.relayout(gd, meta[want]); }
+  if (want === mode) { gd.setAttribute('data-layout', mode); return; }
+  mode = want;
+  Plotly.relayout(gd, meta[want]).then(function () { gd.setAttribute('data-layout', want); });
 }
 fit();
 window.addEventListener('resize', fit);
@@ -428,11 +455,12 @@ gd.addEventListener('keydown', function (event) {
 class PlotlyHTML:
     """Display a Plotly figure so that it works offline in the book and live in Jupyter.
 
-    The HTML expects plotly.js on the page (the book serves it from its own
-    static files, on the pages that hold a Plotly figure; no CDN); JupyterLab renders the
-    Plotly JSON instead. ``post_script`` is JavaScript run once the figure is drawn
-    (``{plot_id}`` is the figure's element id); ``config`` updates Plotly's configuration
-    (``{"responsive": True}``).
+    The HTML expects plotly.js on the page, from no CDN: the book loads it on the pages that
+    hold a Plotly figure (``book/_ext/plotly_loader.js``, which inflates its gzip copy), and
+    the figure is drawn once ``window.agreementPlotly`` (the loader's promise) or, without the
+    loader, ``window.Plotly`` is there. JupyterLab renders the Plotly JSON instead.
+    ``post_script`` is JavaScript run once the figure is drawn (``{plot_id}`` is the
+    figure's element id); ``config`` updates Plotly's configuration (``{"responsive": True}``).
     """
 
     def __init__(self, fig, div_id: str | None = None, css_class: str = "plotly-figure",
@@ -442,10 +470,33 @@ class PlotlyHTML:
         self.config = {"responsive": True, **(config or {})}
 
     def html(self) -> str:
-        inner = self.fig.to_html(include_plotlyjs=False, full_html=False, div_id=self.div_id,
-                                 auto_play=False, config=self.config,
-                                 post_script=self.post_script)
-        return f'<div class="{self.css_class}">{inner}</div>'
+        from plotly.io.json import to_json_plotly
+
+        figure = self.fig.to_dict()
+        div_id = self.div_id or f"plotly-{uuid.uuid4()}"
+        # plotly's JSON encoder writes "/" as \u002f: nothing in it can close the script.
+        data, layout, frames = (to_json_plotly(figure.get(key, empty)) for key, empty in
+                                (("data", []), ("layout", {}), ("frames", [])))
+        config = to_json_plotly(self.config)
+        after = (self.post_script or "").replace("{plot_id}", div_id)
+        script = f"""(function () {{
+  var ready = window.agreementPlotly || new Promise(function (done) {{
+    if (window.Plotly) {{ done(window.Plotly); return; }}
+    window.addEventListener('load', function () {{ done(window.Plotly); }});
+  }});
+  ready.then(function (Plotly) {{
+    var gd = document.getElementById({json.dumps(div_id)});
+    if (!Plotly || !gd) {{ return; }}
+    Plotly.newPlot(gd, {data}, {layout}, {config}).then(function () {{
+      return Plotly.addFrames(gd, {frames});
+    }}).then(function () {{
+{after}
+    }});
+  }});
+}})();"""
+        return (f'<div class="{self.css_class}"><div id="{div_id}" class="plotly-graph-div" '
+                f'style="height:100%; width:100%;"></div>'
+                f'<script type="text/javascript">{script}</script></div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html(),

@@ -2,22 +2,26 @@
 
 Builds the book from the committed results of ``$AGREEMENT_BOOK_PROFILE`` (``build --no-train
 --profile``; ``make test`` passes the Makefile's ``PROFILE``) unless an up-to-date build of it
-exists, serves it on localhost, and drives every page at 1280 px (desktop) and 400 px
-(phone). On every page and width: no console error, no request leaving localhost, no page
-without a Plotly figure over :data:`WEIGHT_LIMIT` bytes (plotly.js only where a figure needs
-it, no Font Awesome JavaScript), math typeset by MathJax from the book's own files, every
-code cell folded (present, one click away), wide tables scrolling inside their output, and
-the chapter menu opening from the visible menu button. Figures: their smallest text is at
-least :data:`MIN_TEXT_PX` CSS pixels as shown at 1280 px (rendered width over natural width
-times the text size the PNG records, ``agreement_core.plots.figure_png``); at 400 px they
-are narrower than that and a click enlarges them to their natural size, checked the same
-way. The epoch scrubber: slider, arrow keys, stacked panels on the phone, thumbnails with
-class names, the dataset in the title.
+exists, serves it on localhost, and drives every page at 1280 px (desktop), 768 px (tablet)
+and 400 px (phone). On every page and width: no console error, no request leaving localhost,
+no page over :data:`WEIGHT_LIMIT` bytes (:data:`PLOTLY_WEIGHT_LIMIT` with a Plotly figure;
+plotly.js only where a figure needs it, as its gzip copy; no Font Awesome JavaScript), math
+typeset by MathJax from the book's own files, every code cell folded (present, one click
+away), wide tables scrolling inside their output, verdict tables read without scrolling
+sideways (each verdict on screen, the table or its cards within the column), and the chapter
+menu opening from the visible menu button. Figures: their smallest text as shown is at least
+:data:`MIN_TEXT_PX` CSS pixels at every width, computed from the PNG the browser chose (a
+``<picture>`` holds a wide and a phone version, ``agreement_core.plots.figure_html``): its
+rendered width over its pixel width times the text height the PNG records
+(``agreement_core.plots.figure_png``); a click enlarges a figure. The epoch scrubber: slider,
+arrow keys, stacked panels in a narrow column, thumbnails with class names, the dataset in the
+title, y-axis titles inside the figure, each epoch's image grid fetched when shown.
 
 Full-page screenshots go to ``book/_build/screenshots/``, the page weights to
-``book/_build/page_weights.json``, and three pages at both widths to
-``book/_build/screenshots/docs/`` (to the tracked ``docs/images/`` with
-``AGREEMENT_UPDATE_DOC_IMAGES=1``: ``make doc-images``).
+``book/_build/page_weights.json`` and the smallest figure text as shown to
+``book/_build/figure_text_px.json``; three pages at two widths and four pages on a phone
+(``phone_*_400.png``) to ``book/_build/screenshots/docs/`` (to the tracked ``docs/images/``
+with ``AGREEMENT_UPDATE_DOC_IMAGES=1``: ``make doc-images``).
 """
 
 from __future__ import annotations
@@ -45,23 +49,34 @@ SHOTS = REPO / "book" / "_build" / "screenshots"
 DOC_IMAGES = (REPO / "docs" / "images" if os.environ.get("AGREEMENT_UPDATE_DOC_IMAGES") == "1"
               else SHOTS / "docs")
 WEIGHTS = REPO / "book" / "_build" / "page_weights.json"
+TEXT_SIZES = REPO / "book" / "_build" / "figure_text_px.json"
 #: The profile the book is built from: ``make test`` passes the Makefile's ``PROFILE``.
 PROFILE = os.environ.get("AGREEMENT_BOOK_PROFILE", "full")
 #: What the book is built from: a newer file means a rebuild (this profile's results only: a
 #: long run of another profile writing its results needs none).
 SOURCES = [REPO / "notebooks", REPO / "book", REPO / "agreement_core",
            REPO / "results" / PROFILE, REPO / "_config.yml"]
-#: The two widths every page is driven at (CSS pixels).
-WIDTHS = {"desktop": 1280, "phone": 400}
+#: The widths every page is driven at (CSS pixels).
+WIDTHS = {"desktop": 1280, "tablet": 768, "phone": 400}
 #: Most bytes a page without a Plotly figure may load (HTML, scripts, styles, fonts, images).
 WEIGHT_LIMIT = 2_500_000
+#: Most bytes a page with a Plotly figure (the explorer) may load when opened.
+PLOTLY_WEIGHT_LIMIT = 4_000_000
 #: Smallest text on a figure as shown (CSS pixels).
 MIN_TEXT_PX = 9
 #: Smallest thumbnail side in the scrubber as shown (CSS pixels): 1.5 times CIFAR-10's 32.
 MIN_THUMBNAIL_PX = 48
-#: Pages whose screenshots at both widths go to docs/images/ (see docs/book.md).
+#: Pages whose screenshots at the desktop and phone widths go to docs/images/ (docs/book.md).
 DOC_PAGES = {"method": "method.html", "figure": "notebooks/fig2_cifar10_ablations.html",
              "explorer": "notebooks/learning_dynamics_explorer.html"}
+#: Phone screenshots for docs/images/phone_<name>_400.png: page, and what is scrolled to the
+#: top (None: the page's top).
+PHONE_SHOTS = {"intro": ("intro.html", None),
+               "claims": ("notebooks/claims.html", "table.verdict-table"),
+               "fig4_verdict": ("notebooks/fig4_pascal.html", ".claim-verdicts table"),
+               "fig4_figure": ("notebooks/fig4_pascal.html", ".cell_output picture"),
+               "explorer": ("notebooks/learning_dynamics_explorer.html",
+                            ".epoch-scrubber .js-plotly-plot")}
 
 
 def _newest(paths) -> float:
@@ -137,14 +152,26 @@ def browser():
         browser.close()
 
 
+def _table(path: Path):
+    """Page -> width -> number, written to ``path`` at the end of the session."""
+    found: dict[str, dict[str, float]] = {}
+    yield found
+    if found:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+
+
 @pytest.fixture(scope="session")
 def weights():
     """Page -> width -> bytes loaded; written to book/_build/page_weights.json at the end."""
-    found: dict[str, dict[str, int]] = {}
-    yield found
-    if found:
-        WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-        WEIGHTS.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+    yield from _table(WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def text_sizes():
+    """Page -> width -> smallest figure text as shown (CSS px); written to
+    book/_build/figure_text_px.json at the end."""
+    yield from _table(TEXT_SIZES)
 
 
 class Visit:
@@ -165,6 +192,11 @@ class Visit:
         self.page.goto(url, wait_until="networkidle")
         self.page.evaluate("() => window.MathJax && MathJax.startup ? "
                            "MathJax.startup.promise.then(() => true) : true")
+        # Plotly figures are drawn once plotly.js is loaded and inflated (plotly_loader.js),
+        # the scrubbers then arranged for their column (data-layout, widgets.scrubber_script).
+        self.page.wait_for_function("""() => [...document.querySelectorAll('.plotly-graph-div')]
+          .every(d => d.querySelector('.main-svg')
+                      && (!d.closest('.epoch-scrubber') || d.dataset.layout))""")
         self.page.wait_for_timeout(200)
 
     def _block(self, route):
@@ -186,8 +218,9 @@ class Visit:
         self.context.close()
 
 
-def _recorded_text_px(img) -> float:
-    """The smallest text of a figure in image pixels, as its PNG records it."""
+def _chosen_png(img) -> tuple[float, int]:
+    """The PNG the browser shows for ``img`` (``currentSrc``: for a ``<picture>``, the version
+    its media query chose): the height of its smallest text and its width, in image pixels."""
     from PIL import Image
 
     from agreement_core.plots import MIN_FONT_KEY
@@ -195,15 +228,19 @@ def _recorded_text_px(img) -> float:
     path = HTML / unquote(urlparse(img.evaluate("i => i.currentSrc")).path).lstrip("/")
     with Image.open(path) as png:
         assert MIN_FONT_KEY in png.info, f"{path.name} records no text size (plots.show)"
-        return float(png.info[MIN_FONT_KEY])
+        return float(png.info[MIN_FONT_KEY]), png.width
 
 
-def _shown_text_px(img, recorded: float) -> float:
-    shown, natural = img.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
-    return recorded * shown / natural
+def _shown_text_px(img) -> float:
+    """The smallest text of a figure as shown: rendered width over the chosen PNG's width
+    times the text height it records."""
+    recorded, pixels = _chosen_png(img)
+    return recorded * img.evaluate("i => i.getBoundingClientRect().width") / pixels
 
 
-def _check_figures(p, page: str, width: int) -> None:
+def _check_figures(p, page: str, width: int) -> float | None:
+    """Every figure loaded, within the column, with its smallest text at least MIN_TEXT_PX
+    as shown; returns the smallest text size found (None: no figure)."""
     images = p.locator(".cell_output img")
     plotly = p.locator(".cell_output .js-plotly-plot")
     notes = p.locator(".cell_output .missing-data")
@@ -212,26 +249,64 @@ def _check_figures(p, page: str, width: int) -> None:
         f"{page} has no figure, no table and no missing-data or missing-results note"
     for i in range(plotly.count()):
         assert plotly.nth(i).locator(".main-svg").count() > 0, f"{page}: empty plot {i}"
+    column = p.evaluate("() => document.querySelector('article.bd-article')"
+                        ".getBoundingClientRect().right")
+    smallest = None
     for i in range(images.count()):
         img = images.nth(i)
-        assert img.evaluate("img => img.complete && img.naturalWidth > 0"), \
-            f"{page}: image {i} did not load"
-        recorded = _recorded_text_px(img)
-        if width >= WIDTHS["desktop"]:
-            shown = _shown_text_px(img, recorded)
-            assert shown >= MIN_TEXT_PX, f"{page}: figure {i} text {shown:.1f} px at {width} px"
-            continue
-        # On the phone the figure fits the screen; a tap shows it at its natural size.
-        img.scroll_into_view_if_needed()
-        img.click()
+        img.scroll_into_view_if_needed()  # a lazy browser loads what is on screen
+        p.wait_for_function("i => i.complete", arg=img.element_handle())
+        assert img.evaluate("img => img.naturalWidth > 0"), f"{page}: image {i} did not load"
+        assert img.evaluate("i => i.getBoundingClientRect().right") <= column + 1, \
+            f"{page}: figure {i} runs out of the column at {width} px"
+        shown = _shown_text_px(img)
+        assert shown >= MIN_TEXT_PX, f"{page}: figure {i} text {shown:.1f} px at {width} px"
+        smallest = shown if smallest is None else min(smallest, shown)
+    if images.count():
+        # A click enlarges a figure (its wide version, at full resolution).
+        first = images.first
+        first.scroll_into_view_if_needed()
+        first.click()
         large = p.locator("dialog.figure-lightbox[open] img")
         large.wait_for(state="visible")
         p.wait_for_function("() => document.querySelector('dialog.figure-lightbox img')"
                             ".complete")
-        shown = _shown_text_px(large, recorded)
-        assert shown >= MIN_TEXT_PX, f"{page}: enlarged figure {i} text {shown:.1f} px"
+        assert large.evaluate("i => i.naturalWidth") >= first.evaluate("i => i.naturalWidth")
         p.keyboard.press("Escape")
         p.locator("dialog.figure-lightbox[open]").wait_for(state="detached")
+    return smallest
+
+
+def _check_verdicts(p, page: str, width: int) -> None:
+    """Verdict tables read without scrolling sideways: each table (or its cards) within the
+    column and not scrolled inside its box, every verdict on screen; the page itself does
+    not scroll sideways."""
+    found = p.evaluate("""() => {
+      const column = document.querySelector('article.bd-article').getBoundingClientRect();
+      const tables = [...document.querySelectorAll('table.verdict-table')].map(table => {
+        const box = table.getBoundingClientRect();
+        let scroller = table.parentElement, scrolls = false;
+        while (scroller && scroller !== document.body) {
+          scrolls = scrolls || scroller.scrollWidth > scroller.clientWidth + 1;
+          scroller = scroller.parentElement;
+        }
+        const verdicts = [...table.querySelectorAll('td.verdict')].map(td => {
+          const cell = td.getBoundingClientRect();
+          return cell.left >= -1 && cell.right <= window.innerWidth + 1 && cell.width > 0;
+        });
+        return {inside: box.left >= column.left - 1 && box.right <= column.right + 1,
+                scrolls, verdicts: verdicts.length, visible: verdicts.every(v => v)};
+      });
+      return {tables, page: document.documentElement.scrollWidth <= window.innerWidth + 1};
+    }""")
+    if page == "notebooks/claims.html":
+        assert found["tables"], "the claims page has no verdict table"
+    for i, table in enumerate(found["tables"]):
+        assert table["verdicts"] > 0, f"{page}: verdict table {i} has no verdict"
+        assert table["inside"] and not table["scrolls"], \
+            f"{page}: verdict table {i} scrolls sideways at {width} px"
+        assert table["visible"], f"{page}: a verdict of table {i} is off screen at {width} px"
+    assert found["page"], f"{page} scrolls sideways at {width} px"
 
 
 def _check_code_folded(p, page: str) -> None:
@@ -299,7 +374,7 @@ def _check_menu(p, page: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("page", _pages())
-def test_page(browser, server, weights, page, width):
+def test_page(browser, server, weights, text_sizes, page, width):
     visit = Visit(browser, f"{server}/{page}", width)
     p = visit.page
     assert not visit.outside, f"{page} asks for outside resources: {visit.outside}"
@@ -307,29 +382,38 @@ def test_page(browser, server, weights, page, width):
     assert p.locator("h1").count() >= 1
     has_plotly = p.locator(".js-plotly-plot").count() > 0
     weights.setdefault(page, {})[str(width)] = visit.weight
-    assert visit.requested("plotly.min.js") == has_plotly, \
+    # plotly.js as its gzip copy, inflated in the page (book/_ext/plotly_loader.js).
+    assert visit.requested("plotly.min.js.gz") == has_plotly, \
         f"{page}: plotly.js loaded {'without' if not has_plotly else 'with'} a Plotly figure"
+    assert not visit.requested("plotly.min.js"), f"{page} loads the uncompressed plotly.js"
     assert not visit.requested("fontawesome.js")
-    if not has_plotly:
-        assert visit.weight <= WEIGHT_LIMIT, \
-            f"{page} loads {visit.weight / 1e6:.2f} MB at {width} px: " \
-            f"{sorted(visit.loaded.items(), key=lambda kv: -kv[1])[:4]}"
+    limit = PLOTLY_WEIGHT_LIMIT if has_plotly else WEIGHT_LIMIT
+    assert visit.weight <= limit, \
+        f"{page} loads {visit.weight / 1e6:.2f} MB at {width} px: " \
+        f"{sorted(visit.loaded.items(), key=lambda kv: -kv[1])[:4]}"
     _check_math(p, page, visit)
-    name = page.replace("/", "_").replace(".html", "")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    p.screenshot(path=str(SHOTS / f"{name}_{width}.png"), full_page=True)
     if page.startswith("notebooks/"):
-        _check_figures(p, page, width)
+        smallest = _check_figures(p, page, width)
+        if smallest is not None:
+            text_sizes.setdefault(page, {})[str(width)] = round(smallest, 2)
+        _check_verdicts(p, page, width)
         _check_code_folded(p, page)
         _check_tables(p, page)
     _check_menu(p, page, width)
     assert not visit.errors, f"{page}: {visit.errors}"
+    # Last: Chromium's full-page capture resizes the window for a moment, in which a
+    # <picture> may start loading (and drop) its other version.
+    name = page.replace("/", "_").replace(".html", "")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(SHOTS / f"{name}_{width}.png"), full_page=True)
     visit.close()
 
 
 def _scrubber(p):
+    """The first scrubber, its top (the slider, on a phone) just below the theme's header."""
     scrubber = p.locator(".epoch-scrubber .js-plotly-plot").first
-    scrubber.scroll_into_view_if_needed()
+    scrubber.evaluate("e => e.scrollIntoView({block: 'start'})")
+    p.evaluate("() => window.scrollBy(0, -70)")
     return scrubber
 
 
@@ -346,10 +430,18 @@ def _boxes(scrubber) -> dict:
     }""")
 
 
+def _grids_loaded(visit: Visit) -> list[str]:
+    """The book's image files the page has loaded (on the explorer: the scrubbers' grids)."""
+    return [url for url in visit.loaded if "/_images/" in urlparse(url).path]
+
+
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
     visit = Visit(browser, f"{server}/notebooks/learning_dynamics_explorer.html", width)
     p = visit.page
+    scrubbers = p.locator(".epoch-scrubber .js-plotly-plot").count()
+    # Each epoch's image grid is a file fetched when shown: at first one per scrubber.
+    assert 0 < len(_grids_loaded(visit)) <= scrubbers, _grids_loaded(visit)
     scrubber = _scrubber(p)
     title = scrubber.locator(".gtitle")
     grid = scrubber.locator("g.imagelayer image").first
@@ -359,6 +451,13 @@ def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
 
     first_title, first_grid = state()
     assert first_title.startswith("CIFAR-10 train set, epoch 1:"), first_title
+    # The y-axis titles inside the figure (a phone's narrow margin cut them off).
+    frame = scrubber.bounding_box()
+    y_titles = scrubber.locator("[class^='g-y'][class$='title'] text")  # g-ytitle, g-y3title
+    assert y_titles.count() >= 2
+    for i in range(y_titles.count()):
+        box = y_titles.nth(i).bounding_box()
+        assert box["x"] >= frame["x"] - 1, f"a y-axis title is cut off at {width} px"
     # The slider: click the label of epoch 6 (Plotly labels every other epoch on a narrow
     # slider with many epochs: then the middle label).
     labels = scrubber.locator("g.slider-labels text, g.slider-label-group text")
@@ -371,7 +470,10 @@ def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
     p.wait_for_timeout(700)
     new_title, new_grid = state()
     assert new_title.startswith(f"CIFAR-10 train set, epoch {epoch}:"), new_title
-    assert new_grid != first_grid and new_grid.startswith("data:image/png;base64,")
+    assert new_grid != first_grid and new_grid.endswith(".png")  # a file of the book
+    p.wait_for_function("g => g.getBoundingClientRect().width > 0", arg=grid.element_handle())
+    assert any(urlparse(url).path.endswith(new_grid.rsplit("/", 1)[-1])
+               for url in _grids_loaded(visit)), "the epoch's grid was not fetched"
     current = scrubber.locator("g.slider-container text.slider-label").first  # "epoch N"
     assert current.text_content() == f"epoch {epoch}"
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -387,9 +489,12 @@ def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
     p.wait_for_timeout(300)
     steps = scrubber.evaluate("gd => gd.layout.sliders[0].steps.map(s => s.label)")
     assert current.text_content() == f"epoch {steps[-1]}"
-    # The layout: side by side on the desktop, stacked on the phone, nothing overlapping.
+    # The layout: side by side in a wide column, stacked in a narrow one, nothing
+    # overlapping.
     boxes = _boxes(scrubber)
-    if width >= WIDTHS["desktop"]:
+    narrow = scrubber.evaluate("gd => gd.parentElement.clientWidth < gd.layout.meta.narrow_px")
+    assert narrow == (width < WIDTHS["tablet"])
+    if not narrow:
         assert boxes["images"]["x"] > boxes["agreement"]["x"] + boxes["agreement"]["width"]
     else:
         order = [boxes[k] for k in ("images", "agreement", "histogram")]
@@ -401,7 +506,7 @@ def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
     meta = scrubber.evaluate("gd => gd.layout.meta")
     natural = grid.evaluate("i => new Promise(done => { const image = new Image();"
                             " image.onload = () => done(image.naturalWidth);"
-                            " image.src = i.getAttribute('href'); })")
+                            " image.src = i.href.baseVal; })")
     scale = boxes["images"]["width"] / natural
     assert meta["thumbnail_px"] * scale >= MIN_THUMBNAIL_PX, (meta, scale)
     assert meta["label_px"] * scale >= MIN_TEXT_PX, (meta, scale)
@@ -411,7 +516,7 @@ def test_scrubber_slider_keys_layout_and_thumbnails(browser, server, width):
     visit.close()
 
 
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+@pytest.mark.parametrize("width", [WIDTHS["desktop"], WIDTHS["phone"]], ids=["desktop", "phone"])
 @pytest.mark.parametrize("name", DOC_PAGES)
 def test_documentation_screenshots(browser, server, name, width):
     """docs/images/book_<name>_<width>.png: what a reader sees first (listed in docs/book.md).
@@ -427,6 +532,23 @@ def test_documentation_screenshots(browser, server, name, width):
         p.wait_for_timeout(300)
     DOC_IMAGES.mkdir(parents=True, exist_ok=True)
     p.screenshot(path=str(DOC_IMAGES / f"book_{name}_{width}.png"))
+    assert not visit.errors and not visit.outside
+    visit.close()
+
+
+@pytest.mark.parametrize("name", PHONE_SHOTS)
+def test_phone_screenshots(browser, server, name):
+    """docs/images/phone_<name>_400.png: the intro, the claims (cards), Fig. 4 (its verdict
+    cards, its first figure) and the explorer on a 400-px phone."""
+    page, target = PHONE_SHOTS[name]
+    visit = Visit(browser, f"{server}/{page}", WIDTHS["phone"])
+    p = visit.page
+    if target:
+        p.locator(target).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        p.evaluate("() => window.scrollBy(0, -70)")  # below the theme's header bar
+        p.wait_for_timeout(300)
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(DOC_IMAGES / f"phone_{name}_{WIDTHS['phone']}.png"))
     assert not visit.errors and not visit.outside
     visit.close()
 

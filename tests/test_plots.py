@@ -278,26 +278,59 @@ def _order_figures():
             "synthetic_figure": plots.synthetic_figure(t["groups"], t["cross_groups"])}
 
 
-def test_every_figure_fits_the_page_with_legible_text_and_labelled_axes(store):
+def _check_fits(name: str, fig, width_in: float) -> None:
+    """Shown at its natural size the figure is at most ``width_in`` wide (3% for the tight
+    bounding box), no text is under MIN_FONT_PT points, every plotting panel has both axis
+    labels."""
+    from agreement_core import plots
+
+    png, width = plots.figure_png(fig)
+    assert width <= width_in * plots.CSS_PX_PER_IN * 1.03, (name, width_in, width)
+    assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT, (name, width_in)
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        if ax.images:  # image panels: their column's title is on the first row
+            continue
+        twin = ax.get_ylabel() and not ax.get_xlabel()  # a statistic's right axis
+        assert (ax.get_xlabel() or twin) and ax.get_ylabel(), (name, ax.get_title())
+
+
+def test_every_figure_fits_the_page_and_the_phone_with_legible_text_and_labelled_axes(store):
     """Page width and fonts: shown at its natural size (at most the column's 7 inches), no
     figure has text under MIN_FONT_PT points (11.3 px); every plotting panel has both axis
-    labels."""
+    labels. The same for every figure drawn again for a phone (PHONE_WIDTH_IN), and there a
+    grid of panels is one column."""
     import matplotlib.pyplot as plt
 
     from agreement_core import plots
 
     for name, fig in _figures(store).items():
-        png, width = plots.figure_png(fig)
-        assert width <= plots.PAGE_WIDTH_IN * plots.CSS_PX_PER_IN * 1.03, (name, width)
-        assert plots.smallest_font_pt(fig) >= plots.MIN_FONT_PT, name
-        for ax in fig.axes:
-            if not ax.get_visible():
-                continue
-            if ax.images:  # image panels: their column's title is on the first row
-                continue
-            twin = ax.get_ylabel() and not ax.get_xlabel()  # a statistic's right axis
-            assert (ax.get_xlabel() or twin) and ax.get_ylabel(), (name, ax.get_title())
+        _check_fits(name, fig, plots.PAGE_WIDTH_IN)
+        phone = plots.redraw(fig, plots.PHONE_WIDTH_IN)
+        assert phone is not None, name
+        _check_fits(name, phone, plots.PHONE_WIDTH_IN)
+        if name in ("agreement_panels", "statistic_panels", "metric_comparison"):
+            lefts = {round(ax.get_position().x0, 2) for ax in phone.axes
+                     if ax.get_visible() and ax.get_ylabel() and ax.get_xlabel()}
+            assert len(lefts) == 1, (name, lefts)  # one column of panels
         plt.close(fig)
+        plt.close(phone)
+
+
+def test_the_column_is_the_page_unless_a_block_says_otherwise():
+    from agreement_core import plots
+
+    assert plots.column_width() == plots.PAGE_WIDTH_IN
+    with plots.column(plots.PHONE_WIDTH_IN):
+        assert plots.column_width() == plots.PHONE_WIDTH_IN
+    assert plots.column_width() == plots.PAGE_WIDTH_IN
+    with pytest.raises(ValueError, match="wider than 0"):
+        with plots.column(0):
+            pass
+    import matplotlib.pyplot as plt
+
+    assert plots.redraw(plt.figure(), 4) is None  # not drawn by a figure function
 
 
 def test_figure_png_records_the_smallest_text_and_its_display_width(store):
@@ -315,6 +348,24 @@ def test_figure_png_records_the_smallest_text_and_its_display_width(store):
     assert width == round(image.width * 96 / 150)
 
 
+def _pictures(html_text: str) -> list[dict]:
+    """The images of a figure_html <picture>: attributes and decoded PNG of each."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    found = []
+    for tag in re.findall(r"<(?:source|img) [^>]*>", html_text):
+        attributes = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
+        uri = attributes.get("srcset") or attributes["src"]
+        png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+        attributes["image"] = Image.open(io.BytesIO(png))
+        found.append(attributes)
+    return found
+
+
 def test_show_displays_the_png_at_its_natural_width(store, monkeypatch):
     import IPython.display
 
@@ -322,11 +373,41 @@ def test_show_displays_the_png_at_its_natural_width(store, monkeypatch):
 
     displayed = []
     monkeypatch.setattr(IPython.display, "display", displayed.append)
-    plots.show(plots.agreement_figure(store[0]), "the caption")
-    image, caption = displayed
-    assert image.data.startswith(b"\x89PNG")
-    assert abs(image.width - 4.5 * 96) < 15  # one split: one 4.5-inch panel, 96 px an inch
+    plots.show(plots.agreement_figure(store[0], title="the title"), "the caption")
+    figure, caption = displayed
+    assert figure.data.startswith('<picture class="agreement-figure">')
+    *_, image = _pictures(figure.data)
+    assert image["image"].format == "PNG" and image["alt"] == "the title"
+    assert abs(int(image["width"]) - 4.5 * 96) < 15  # one split: a 4.5-inch panel, 96 px/in
+    assert int(image["width"]) == round(image["image"].width * 96 / plots.FIGURE_DPI)
     assert caption.data == "*the caption*"
+
+
+def test_show_adds_a_phone_version_legible_on_a_phone(store, monkeypatch):
+    """A grid of panels: the wide PNG on a page, a one-column PNG on screens too narrow to
+    show the wide one's text at 9 px; shown in a 400-px window's column (368 px) and a
+    360-px one's (328 px), the phone version's text is at least 9 px."""
+    import IPython.display
+
+    from agreement_core import plots
+
+    displayed = []
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
+    table = agreement_table(store[0], "train")
+    plots.show(plots.agreement_panels({f"batch {b}": table for b in range(4)}, ncols=4))
+    (figure,) = displayed
+    phone, wide = _pictures(figure.data)
+    text = {key: float(p["image"].info[plots.MIN_FONT_KEY]) * 96 / plots.FIGURE_DPI
+            for key, p in (("phone", phone), ("wide", wide))}
+    assert int(wide["width"]) > 600 and int(phone["width"]) <= plots.PHONE_WIDTH_IN * 96 * 1.03
+    assert int(phone["height"]) > 2 * int(wide["height"])  # the panels one above the other
+    breakpoint = int(phone["media"].removeprefix("(max-width: ").removesuffix("px)"))
+    # Just wider than the breakpoint, the wide version's text is legible in the column.
+    column = breakpoint + 1 - plots.COLUMN_MARGIN_PX
+    assert text["wide"] * min(1, column / int(wide["width"])) >= plots.MIN_SHOWN_TEXT_PX
+    for column in (368, 328):
+        shown = text["phone"] * min(1, column / int(phone["width"]))
+        assert shown >= plots.MIN_SHOWN_TEXT_PX, (column, shown)
 
 
 def test_legends_name_the_colours(store):
@@ -401,5 +482,13 @@ def test_the_verdict_box_quotes_numbers_and_reasons():
     assert "50,000" in html
     # The verdict is the first column: it stays on screen on a phone.
     assert html.index("<th>verdict</th>") < html.index("<th>claim (measure)</th>")
-    styled = plots.claims_view(table).to_html()
-    assert "0.020" in styled and styled.index("verdict") < styled.index("claim (paper)")
+    claims = plots.claims_view(table).to_html()
+    assert claims == plots.claims_view(table)._repr_html_()
+    assert "p &lt; 0.001 (Holm 0.020)" in claims and "Edges fall (App.)" in claims
+    assert claims.index("verdict") < claims.index("claim (paper)")
+    # Every cell names its column: on a phone each row is a card (book/_static/book.css).
+    for page in (html, claims):
+        assert 'class="verdict-table"' in page
+        cells = page.count("<td")
+        assert cells == page.count("<td class=\"verdict\" data-label=\"verdict\"") \
+            + page.count('<td data-label="') and cells == 2 * 5

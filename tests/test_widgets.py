@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from agreement_core.records import RecordStore  # noqa: E402
 from agreement_core.widgets import (  # noqa: E402
     LABEL_PX,
+    NARROW_PX,
     THUMBNAIL_PX,
     LiveEpochScrubber,
     PlotlyHTML,
@@ -80,14 +81,24 @@ def test_static_scrubber_has_one_frame_per_epoch_and_a_slider(data):
     fig = epoch_scrubber(data)
     assert [f.name for f in fig.frames] == [str(e) for e in data.epochs]
     assert len(fig.layout.sliders[0].steps) == E
-    sources = [f.data[1].source for f in fig.frames]
+    # The image grid is a layout image (a URL in the book: fetched when its epoch is shown).
+    sources = [f.layout.images[0].source for f in fig.frames]
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert len(set(sources)) == E  # a different image grid at every epoch
+    assert fig.layout.images[0].source == sources[0]
+    grid = fig.layout.images[0]
+    assert (grid.xref, grid.yref, grid.sizing) == ("x2", "y2", "stretch")
+    assert list(fig.layout.xaxis2.range) == [0, grid.sizex]
+    assert list(fig.layout.yaxis2.range) == [grid.sizey, 0]  # top row first
     assert "epoch 3" in fig.frames[2].layout.title.text
+    assert fig.layout.yaxis.automargin  # the y title is not cut off on a phone
     html = PlotlyHTML(fig, css_class="epoch-scrubber", post_script=scrubber_script()).html()
     assert html.startswith('<div class="epoch-scrubber">')
     assert "cdn" not in html.lower() and "<script src" not in html  # plotly.js comes from the page
     assert "ArrowRight" in html and "{plot_id}" not in html
+    # Drawn once the book's loader (or a plain plotly.js) has brought Plotly.
+    assert "window.agreementPlotly" in html and "Plotly.addFrames(gd" in html
+    assert "</script>" not in html[html.index("<script"):-len("</script></div>")]
     with pytest.raises(ValueError, match="no statistic"):
         epoch_scrubber(data, "nope")
 
@@ -141,6 +152,7 @@ def test_scrubber_layouts_wide_and_narrow(data):
     fig = epoch_scrubber(data)
     meta = fig.layout.meta
     assert meta["thumbnail_px"] >= THUMBNAIL_PX and meta["label_px"] == LABEL_PX
+    assert meta["narrow_px"] == NARROW_PX
     wide, narrow = meta["wide"], meta["narrow"]
     assert list(fig.layout.xaxis.domain) == wide["xaxis.domain"]  # drawn wide
     assert wide["xaxis2.domain"][0] > wide["xaxis.domain"][1]  # images beside the curve

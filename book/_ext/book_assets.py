@@ -1,8 +1,16 @@
 """Sphinx extension: what each page of the book loads, all of it from the book's own files.
 
 - **plotly.js** (4.8 MB, copied from the plotly package into the output's ``_static``)
-  only on the pages that hold a Plotly figure, not on every page. (It must not be in
+  only on the pages that hold a Plotly figure, not on every page, and there as its gzip copy
+  (``plotly.min.js.gz``, 1.5 MB) that ``plotly_loader.js`` inflates in the browser: the page
+  costs a third as much even where the server does not compress (the loader falls back to the
+  plain file where that cannot work, e.g. a page opened from the disk). (Neither may be in
   ``book/_static``: Jupyter Book loads every ``.js`` file there on every page.)
+- **Embedded images as files**: the PNGs that notebooks embed as data URIs (a figure's wide
+  and phone versions, ``agreement_core.plots.figure_html``; the epoch scrubber's image grid
+  of every epoch) are written to ``_images/`` and referred to by URL, so that a page loads
+  only the images it shows: the phone version of a figure on a phone, the scrubber's grid of
+  an epoch when the slider reaches it.
 - **MathJax 3** (the ``tex-chtml`` component and what it loads on demand) from the
   ``sphinx-mathjax-offline`` package into ``_static/mathjax``; ``mathjax_path`` in
   ``_config.yml`` points there, so no page asks a CDN. Only pages with math load it.
@@ -16,7 +24,11 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import importlib.util
+import os
 import re
 import shutil
 from pathlib import Path
@@ -41,11 +53,53 @@ def mathjax_dir() -> Path:
     return folder
 
 
+#: The loader of plotly.js (beside this file), copied to ``_static`` of the output.
+PLOTLY_LOADER = Path(__file__).with_name("plotly_loader.js")
+#: A PNG embedded as a data URI, in HTML or in JSON inside a script (where ``/`` may be
+#: written ``\u002f``, as plotly's JSON encoder does).
+_EMBEDDED_PNG = re.compile(r"data:image(?:/|\\u002f)png;base64,((?:[A-Za-z0-9+=]|/|\\u002f)+)")
+
+
 def _plotly_where_used(app, pagename, templatename, context, doctree):
     # The builder's add_js_file, not the application's: that one would add it to every
     # page written after this one.
     if any(mark in context.get("body", "") for mark in PLOTLY_MARKS):
-        app.builder.add_js_file("plotly.min.js")
+        app.builder.add_js_file("plotly_loader.js")
+
+
+def embedded_pngs_to_files(body: str, images: Path, prefix: str) -> str:
+    """``body`` with every PNG data URI replaced by ``prefix`` + the name of a file in
+    ``images`` holding it (named by its content: the same image is one file).
+
+    Parameters
+    ----------
+    body : str
+        A page's HTML.
+    images : Path
+        The output's image folder (``_images``).
+    prefix : str
+        The folder's URL relative to the page (``"../_images/"``).
+    """
+    def to_file(match) -> str:
+        data = base64.b64decode(match.group(1).replace("\\u002f", "/"))
+        name = hashlib.sha256(data).hexdigest()[:40] + ".png"
+        target = images / name
+        if not target.exists():
+            images.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{name}.{os.getpid()}")  # parallel writers
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        return prefix + name
+
+    return _EMBEDDED_PNG.sub(to_file, body)
+
+
+def _embedded_images_as_files(app, pagename, templatename, context, doctree):
+    if app.builder.format != "html" or "body" not in context:
+        return
+    prefix = "../" * pagename.count("/") + "_images/"
+    context["body"] = embedded_pngs_to_files(context["body"], Path(app.outdir) / "_images",
+                                             prefix)
 
 
 def plotly_js() -> Path:
@@ -59,10 +113,17 @@ def plotly_js() -> Path:
 
 
 def _copy_plotly(app):
-    if app.builder.format == "html":
-        static = Path(app.outdir) / "_static"
-        static.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(plotly_js(), static / "plotly.min.js")
+    if app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    source = plotly_js()
+    shutil.copyfile(source, static / "plotly.min.js")  # the loader's fallback
+    shutil.copyfile(PLOTLY_LOADER, static / PLOTLY_LOADER.name)
+    packed = static / "plotly.min.js.gz"
+    if not packed.exists() or packed.stat().st_mtime < source.stat().st_mtime:
+        # mtime 0: the same bytes at every build
+        packed.write_bytes(gzip.compress(source.read_bytes(), compresslevel=9, mtime=0))
 
 
 def _is_mathjax(script) -> bool:
@@ -123,6 +184,7 @@ def setup(app):
     mathjax_dir()  # fail early, with the remedy, when MathJax is not installed
     app.connect("builder-inited", _copy_plotly)
     app.connect("html-page-context", _plotly_where_used)
+    app.connect("html-page-context", _embedded_images_as_files)
     app.connect("html-page-context", _mathjax_where_used, priority=800)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _clean_written_pages)

@@ -7,7 +7,8 @@
  *    of the article header does nothing (pydata-sphinx-theme issue #2451). Clicks on the
  *    visible buttons are passed on to the hidden one; the same for `.secondary-toggle`.
  * 2. Figures enlarge on click (or Enter): the PNG at its natural size in a dialog that
- *    scrolls, closed by a click, the close button or Escape.
+ *    scrolls, closed by a click, the close button or Escape. A figure with a phone version
+ *    (a <picture>, agreement_core.plots.figure_html) enlarges to its wide version.
  */
 (function () {
   "use strict";
@@ -75,7 +76,7 @@
       target.setAttribute("title", "Enlarge the figure");
       function open(event) {
         event.preventDefault();
-        large.src = figure.currentSrc || figure.src;
+        large.src = figure.src || figure.currentSrc; // the <img>'s own: the wide version
         large.alt = figure.alt || "";
         dialog.showModal();
         close.focus();
