@@ -142,7 +142,7 @@ def test_the_check_fails_on_a_wrong_caption(full):
 
 def test_the_book_pages_setup_list_and_conclusions_come_from_the_results(full, tmp_path):
     """intro, method and reproduce include texts the build computes (book/_generated)."""
-    from agreement_core.study.claims import PAGE_TEXTS, write_page_texts
+    from agreement_core.study.pages import PAGE_TEXTS, write_page_texts
 
     write_page_texts(full.workspace, tmp_path, {"notebooks": 583.4, "total": 600.0})
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(PAGE_TEXTS)

@@ -11,6 +11,9 @@ Modules, bottom-up:
   computation of a workspace's results (training, statistics, dynamics, curriculum).
 - :mod:`~agreement_core.study.figures`: what notebooks ask for (:func:`open_study`,
   :func:`notebook_session`, captions).
+- :mod:`~agreement_core.study.claims`: the claims table of a profile, written and read;
+  :mod:`~agreement_core.study.learning_order`: Hacohen et al.'s analyses of a profile;
+  :mod:`~agreement_core.study.pages`: the book's texts computed at build time.
 - :mod:`~agreement_core.study.launch`: grids of studies, locally or on Slurm.
 - :mod:`~agreement_core.study.pipeline`: ``build`` (needs the ``book`` extra: papermill,
   jupyter-book), imported on its own.

@@ -41,8 +41,9 @@ from papermill.exceptions import PapermillExecutionError
 from .._io import atomic_path, remove_stale_temporaries
 from ..errors import AgreementError, DiskFull
 from ..locations import Locations, project_root
-from .claims import write_claims, write_findings, write_page_texts
+from .claims import write_claims
 from .own_loop import run_own_loop
+from .pages import write_findings, write_page_texts
 from .pruning import pruning_complete, run_profile_pruning
 from .runs import (
     compute_profile_statistics,
