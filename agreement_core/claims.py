@@ -540,13 +540,19 @@ def _check_trained(row: _Row, groups: Sequence[StudyGroups], split_for_epochs: s
         if not study.stores:
             row.blocked = f"not run yet: {study.label} has no finished results"
             return False
-    accuracies = [final_train_accuracy(s) for study in groups for s in study.stores]
-    row.final_train_acc = float(np.mean(accuracies))
-    low = min(accuracies)
-    if low < FIT_ACCURACY:
-        row.blocked = (f"networks did not fit: final mean train accuracy {low:.3f} < "
-                       f"{FIT_ACCURACY}")
+    _fit_groups(row, [final_train_accuracy(s) for study in groups for s in study.stores],
+                "networks")
     return True
+
+
+def _fit_groups(row: _Row, final_acc: Sequence[float], what: str) -> None:
+    """The fit rule: the row's final train accuracy (mean of ``final_acc``, one per network
+    or seed group of ``what``), and blocked when the lowest is below :data:`FIT_ACCURACY`."""
+    acc = np.asarray(final_acc, dtype=np.float64)
+    row.final_train_acc = float(acc.mean())
+    if not row.blocked and acc.min() < FIT_ACCURACY:
+        row.blocked = (f"{what} did not fit: final mean train accuracy {acc.min():.3f} < "
+                       f"{FIT_ACCURACY}")
 
 
 def _seed_block(row: _Row) -> None:
@@ -955,13 +961,9 @@ def _example_variance(low: float, high: float) -> float:
     return ((high - low) / (2 * _Z95)) ** 2 if np.isfinite(low) and np.isfinite(high) else 0.0
 
 
-def _fit_groups(row: _Row, final_acc: Sequence[float], what: str) -> None:
-    """Fit facts of learners whose final train accuracies are ``final_acc``."""
-    acc = np.asarray(final_acc, dtype=np.float64)
-    row.final_train_acc = float(acc.mean())
-    if not row.blocked and acc.min() < FIT_ACCURACY:
-        row.blocked = (f"{what} did not fit: final mean train accuracy {acc.min():.3f} < "
-                       f"{FIT_ACCURACY}")
+def _pair_values(row) -> list[float]:
+    """The rho of every pair of seed groups, as ``ceiling.csv`` stores them."""
+    return [float(v) for v in str(row.rho_pairs).split()]
 
 
 def _hacohen_rows(studies: Studies) -> list[_Row]:
@@ -975,9 +977,13 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
     """
     t = studies.hacohen
     rows: list[_Row] = []
-    missing = ("not run yet: the tables of agreement_core.hacohen (run_study_order, "
-               "run_hacohen) are not in this profile's results")
     families = studies.families
+
+    def not_run(spec_id: str, study: str) -> None:
+        row = _Row(spec(spec_id), study)
+        row.blocked = ("not run yet: the tables of agreement_core.hacohen (run_study_order, "
+                       "run_hacohen) are not in this profile's results")
+        rows.append(row)
 
     def groups_of(name: str) -> int:
         study = families.get(name)
@@ -988,14 +994,12 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
     within = (ceiling[(ceiling["order"] == "order_key") & ceiling["between"].str.endswith(
         " seeds")] if ceiling is not None else None)
     if within is None or within.empty:
-        row = _Row(spec("hacohen-order"), "CIFAR-10")
-        row.blocked = missing
-        rows.append(row)
+        not_run("hacohen-order", "CIFAR-10")
     else:
         for r in within.itertuples(index=False):
             family = r.between.removesuffix(" seeds")
             row = _Row(spec("hacohen-order"), f"CIFAR-10 {r.split}, {family}", suffix=r.split)
-            pairs = [float(v) for v in str(r.rho_pairs).split()]
+            pairs = _pair_values(r)
             row.primary = t_estimate(pairs, _example_variance(r.rho_ci_low, r.rho_ci_high))
             row.primary = replace(row.primary, n_groups=int(r.groups))
             row.notes.append(f"Spearman-Brown reliability of the pooled order "
@@ -1012,9 +1016,7 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
                     & ~nested["weaker"].str.contains(" seed group ")]
              if nested is not None else None)
     if first is None or first.empty:
-        row = _Row(spec("hacohen-arch-first"), "CIFAR-10")
-        row.blocked = missing
-        rows.append(row)
+        not_run("hacohen-arch-first", "CIFAR-10")
     else:
         for r in first[first["split"] == "train"].itertuples(index=False):
             row = _Row(spec("hacohen-arch-first"), f"CIFAR-10 train, {r.weaker} inside "
@@ -1033,15 +1035,13 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
     cross = (ceiling[(ceiling["order"] == "order_key") & ceiling["between"].str.contains(
         " vs ")] if ceiling is not None else None)
     if cross is None or cross.empty or within is None or within.empty:
-        row = _Row(spec("hacohen-arch-strongest"), "CIFAR-10")
-        row.blocked = missing
-        rows.append(row)
+        not_run("hacohen-arch-strongest", "CIFAR-10")
     else:
         for r in cross[cross["split"] == "train"].itertuples(index=False):
             family, other = r.between.split(" vs ")
             ref = within[(within["split"] == r.split)
                          & (within["between"] == f"{family} seeds")].iloc[0]
-            pairs = [float(v) for v in str(ref.rho_pairs).split()]
+            pairs = _pair_values(ref)
             v_ex = (_example_variance(ref.rho_ci_low, ref.rho_ci_high)
                     + _example_variance(r.rho_ci_low, r.rho_ci_high))
             row = _Row(spec("hacohen-arch-strongest"), f"CIFAR-10 train, {family} seeds vs "
@@ -1064,9 +1064,7 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
 
     if networks is None or excess("natural").empty:
         for spec_id in ("hacohen-synthetic", "hacohen-benchmarks"):
-            row = _Row(spec(spec_id), "MLPs")
-            row.blocked = missing
-            rows.append(row)
+            not_run(spec_id, "MLPs")
     else:
         natural = excess("natural")
         for dataset in ("gaussian", "teacher", "random"):
@@ -1108,9 +1106,7 @@ def _hacohen_rows(studies: Studies) -> list[_Row]:
     # -- claim 4: boosting against networks, per seed group
     cross_groups = t.get("cross_groups")
     if cross_groups is None or cross_groups.empty:
-        row = _Row(spec("hacohen-paradigms"), "MLPs vs AdaBoost")
-        row.blocked = missing
-        rows.append(row)
+        not_run("hacohen-paradigms", "MLPs vs AdaBoost")
     else:
         for dataset, table in cross_groups[cross_groups["order"] == "order_key"].groupby(
                 "dataset", sort=False):
@@ -1329,6 +1325,13 @@ def claims_sentence(table: pd.DataFrame) -> str:
     return f"{text}, tested on {len(table)} claim-study rows"
 
 
+def undecided_reasons(table: pd.DataFrame) -> pd.Series:
+    """Why each undecided row (``inconclusive``, ``not testable here``) of ``table`` stays
+    open: the first clause of its note."""
+    undecided = table[table["verdict"].isin(["inconclusive", "not testable here"])]
+    return undecided["note"].fillna("").str.split(";").str[0].str.strip()
+
+
 def findings_markdown(table: pd.DataFrame) -> str:
     """What was found, for the first screen of the book: the count of each verdict, then one
     line per dataset (what holds, what differs, what could not be decided and why)."""
@@ -1347,11 +1350,9 @@ def findings_markdown(table: pd.DataFrame) -> str:
             ids = rows.loc[rows["verdict"] == verdict, "claim_id"].tolist()
             if ids:
                 parts.append(f"{verdict}: " + ", ".join(f"`{i}`" for i in ids))
-        open_rows = rows[rows["verdict"].isin(["inconclusive", "not testable here"])]
-        if len(open_rows):
-            reasons = open_rows["note"].fillna("").str.split(";").str[0].str.strip()
-            common = reasons.value_counts().index[0] if len(reasons) else ""
-            parts.append(f"{len(open_rows)} undecided (mostly: {common})")
+        reasons = undecided_reasons(rows)
+        if len(reasons):
+            parts.append(f"{len(reasons)} undecided (mostly: {reasons.value_counts().index[0]})")
         labels = " ".join(rows["study"])
         stand_in = next((f" ({m} stands in)" for m in ("DTD", "Imagenette") if m in labels), "")
         lines.append(f"- **{name}**{stand_in}: " + "; ".join(parts) + ".")
@@ -1362,4 +1363,5 @@ __all__ = ["CLAIM_COLUMNS", "MIN_EPOCH", "RISING_ACCURACY", "AgreementCurves", "
            "Measure", "OrderData", "Studies", "StudyGroups", "agreement_curves",
            "claims_sentence", "claims_table", "combine", "final_train_accuracy",
            "findings_markdown", "format_claims", "holm", "judge", "mixed_correct",
-           "resample_weights", "row_dataset", "store_correct", "t_estimate", "verdict_counts"]
+           "resample_weights", "row_dataset", "store_correct", "t_estimate",
+           "undecided_reasons", "verdict_counts"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .agreement import agreement_table, independent_agreement
+from .claims import undecided_reasons, verdict_counts
 from .correlation import (
     categorical_agreement_shares,
     correlation_table,
@@ -420,11 +421,9 @@ def claims_conclusion(rows: pd.DataFrame) -> str:
     """
     if rows.empty:
         raise ValueError("no claims to conclude from")
-    counts = rows["verdict"].value_counts()
-    ordered = {v: int(counts[v]) for v in (*_DECIDED, "inconclusive", "not testable here",
-                                           "descriptive") if v in counts}
+    counts = verdict_counts(rows)
     lines = [f"This page tests {rows['spec_id'].nunique()} of the paper's claims on "
-             f"{len(rows)} claim-study rows: {_count_text(ordered)}."]
+             f"{len(rows)} claim-study rows: {_count_text(counts)}."]
     for verdict in _DECIDED:
         chosen = rows[rows["verdict"] == verdict]
         if chosen.empty:
@@ -433,11 +432,10 @@ def claims_conclusion(rows: pd.DataFrame) -> str:
                            f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}])"
                            for row in chosen.itertuples())
         lines.append(f"**{verdict.capitalize()}:** {listed}.")
-    undecided = rows[rows["verdict"].isin(["inconclusive", "not testable here"])]
-    if len(undecided):
-        reasons = undecided["note"].fillna("").str.split(";").str[0].str.strip()
+    reasons = undecided_reasons(rows)
+    if len(reasons):
         reason, times = reasons.value_counts().index[0], int(reasons.value_counts().iloc[0])
-        lines.append(f"**Undecided:** {len(undecided)} rows, most often ({times}) because: "
+        lines.append(f"**Undecided:** {len(reasons)} rows, most often ({times}) because: "
                      f"{reason}.")
     if not any(v in counts for v in _DECIDED):
         lines.append("So this page decides none of the paper's claims with these studies: "
@@ -709,12 +707,11 @@ def book_conclusion(claims: pd.DataFrame) -> str:
             f"{int(counts.get('descriptive', 0))} descriptive, holding by construction), "
             f"{decided} are decided: {int(counts.get('reproduced', 0))} reproduced, "
             f"{int(counts.get('mixed', 0))} mixed, {int(counts.get('differs', 0))} differ.")
-    undecided = claims[claims["verdict"].isin(["inconclusive", "not testable here"])]
-    if len(undecided):
-        reasons = undecided["note"].fillna("").str.split(";").str[0].str.strip()
+    reasons = undecided_reasons(claims)
+    if len(reasons):
         reasons = reasons.str.replace(r"[0-9.]+ < ", "below ", regex=True)  # group the numbers
         common = reasons.str.split(":").str[0].value_counts()
-        text += (f" The other {len(undecided)} stay open, most often because "
+        text += (f" The other {len(reasons)} stay open, most often because "
                  + ", ".join(f"{reason} ({n})" for reason, n in common.head(3).items()) + ".")
     return text
 
@@ -753,17 +750,6 @@ def method_conclusion(store: RecordStore) -> str:
     return (f"With K = {store.num_networks} networks of the main study: " + "; ".join(parts)
             + ". The lower bound alone would say little here; the comparison with independent "
               "networks carries the evidence of agreement.")
-
-
-__all__ = ["CORRELATED_STATISTICS", "CURRICULUM_FIT_ACCURACY", "DYNAMICS_SUMMARY_COLUMNS",
-           "PRUNING_SCORE_NAMES", "StudyRecords", "agreement_difference", "book_conclusion",
-           "claim_statement",
-           "claims_conclusion", "correlation_conclusion", "correlation_rows",
-           "curriculum_conclusion", "describe_statistics", "dynamics_conclusion",
-           "dynamics_summary", "factor_agreement_shares", "fp_agreement_conclusion",
-           "last_epoch_summary", "method_conclusion", "pruning_headline",
-           "pruning_summary", "recording_conclusion", "same_predictions", "score_correlations",
-           "score_correlations_conclusion", "table_sizes"]
 
 
 def learning_order_headline(tables: Mapping[str, pd.DataFrame], split: str = "train") -> str:
@@ -925,3 +911,15 @@ def explained_table(scores: pd.DataFrame) -> pd.DataFrame:
                "share_ci_low": "share low", "share_ci_high": "share high"}
     table = scores[[c for c in columns if c in scores]].rename(columns=columns)
     return table.round(3).reset_index(drop=True)
+
+
+__all__ = ["CORRELATED_STATISTICS", "CURRICULUM_FIT_ACCURACY", "DYNAMICS_SUMMARY_COLUMNS",
+           "PRUNING_SCORE_NAMES", "StudyRecords", "agreement_difference", "book_conclusion",
+           "claim_statement",
+           "claims_conclusion", "correlation_conclusion", "correlation_rows",
+           "curriculum_conclusion", "describe_statistics", "dynamics_conclusion",
+           "dynamics_summary", "explained_table", "factor_agreement_shares",
+           "fp_agreement_conclusion", "learning_order_captions", "learning_order_headline",
+           "last_epoch_summary", "method_conclusion", "pruning_headline",
+           "pruning_summary", "recording_conclusion", "same_predictions", "score_correlations",
+           "score_correlations_conclusion", "table_sizes"]
