@@ -38,7 +38,7 @@ from ..widgets import scrubber_data
 from .claims import load_claims
 from .own_loop import SGD_SETTINGS
 from .profiles import PROFILES, get_profile
-from .runs import is_complete, load_study, require_dataset, study_statistics
+from .runs import dataset_source, is_complete, load_study, require_dataset, study_statistics
 from .workspace import Workspace
 
 
@@ -837,14 +837,10 @@ class FigureSession:
         subset = fields.pop("subset", None)
         ours = self.profile.config(name, train_subset=subset, **fields)  # as study() does
         theirs = paper.config(PAPER_ROLES.get(name, name), arch=arch or None)
-        try:
-            source = require_dataset(ours.dataset, self.workspace.locations)
-        except DatasetUnavailable:
-            source = None
+        source = dataset_source(ours.dataset, self.workspace.locations)
         path = self.workspace.layout.study_dir(ours)
         if is_complete(path):  # the page's verdict box carries the source's caveat
-            store = RecordStore.open(path)
-            here = _join_items(_caption_items(store.config, store, source)) + "."
+            here = study_caption(RecordStore.open(path), source, caveat=False)
         else:
             here = "not trained on this machine; the profile trains " + config_caption(
                 ours, source)

@@ -10,7 +10,8 @@ record stores, ``synthetic/`` from the small MLP, boosting and text runs.
 from __future__ import annotations
 
 from ..errors import StudyMissing
-from .runs import is_complete
+from ..records import RecordStore
+from .runs import is_complete, study_statistics
 from .workspace import Workspace
 
 #: Claim 2's weaker family, when the profile trains it.
@@ -42,8 +43,6 @@ def run_learning_order(workspace: Workspace, *, synthetic: bool = True, n_boot: 
     StudyMissing
         When the main study has fewer than two finished seed groups (no ceiling to measure).
     """
-    import pandas as pd
-
     from ..hacohen import run_hacohen, run_study_order
 
     stores = order_stores(workspace)
@@ -52,11 +51,7 @@ def run_learning_order(workspace: Workspace, *, synthetic: bool = True, n_boot: 
         raise StudyMissing(f"profile {workspace.profile.name!r}: the noise ceiling needs two "
                            f"finished seed groups of the main study ({family}); run 'python -m "
                            f"agreement_core build --profile {workspace.profile.name}'")
-    statistics = {}
-    for split in ("train", "test"):
-        path = workspace.layout.statistics_path("cifar10", split)
-        if path.is_file():
-            statistics[split] = pd.read_parquet(path)
+    statistics = study_statistics(workspace, RecordStore.open(stores[family][0]), "cifar10")
     out = workspace.layout.hacohen_dir
     run_study_order(stores, statistics, out / "order", family=family,
                     weaker=WEAKER_FAMILY if WEAKER_FAMILY in stores else None, n_boot=n_boot,

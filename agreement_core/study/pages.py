@@ -12,12 +12,11 @@ from pathlib import Path
 
 from .._io import atomic_path
 from ..claims import findings_markdown
-from ..errors import DatasetUnavailable
 from ..findings import book_conclusion, method_conclusion
 from ..records import RecordStore
 from .claims import load_claims
 from .figures import study_caption
-from .runs import is_complete, require_dataset
+from .runs import dataset_source, is_complete
 from .workspace import Workspace
 
 
@@ -41,10 +40,7 @@ def studies_markdown(workspace: Workspace) -> str:
         path = workspace.layout.study_dir(config)
         if not is_complete(path):
             continue
-        try:
-            source = require_dataset(config.dataset, workspace.locations)
-        except DatasetUnavailable:
-            source = None
+        source = dataset_source(config.dataset, workspace.locations)
         # The caveats of a source are said once on the page, not once per study.
         caption = study_caption(RecordStore.open(path), source, caveat=False)
         lines.append(f"- `{role}`: {caption}")

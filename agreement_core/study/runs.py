@@ -97,6 +97,15 @@ def require_dataset(name: str, locations: Locations | None = None) -> str:
     return data.source
 
 
+def dataset_source(name: str, locations: Locations | None = None) -> str | None:
+    """The source of ``name`` (:func:`require_dataset`), or None where it is not on this
+    machine: what a caption names, and whether it adds the source's caveat."""
+    try:
+        return require_dataset(name, locations)
+    except DatasetUnavailable:
+        return None
+
+
 def dataset_available(name: str, locations: Locations | None = None) -> bool:
     """Whether both splits of ``name`` can be opened (extracting a mirror archive if needed)."""
     try:
